@@ -1,0 +1,39 @@
+# Two set-up commands (README): `make demo` and `make test`. Each installs what it needs into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch first, pinned, so sentence-transformers does not pull a multi-GB CUDA build. On a machine
+# with internet, add the CPU wheel index: make TORCH_INDEX=--extra-index-url=https://download.pytorch.org/whl/cpu
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+SAMPLE_INDEX ?= data/sample-index
+
+.PHONY: install demo test lint bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_INDEX) "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[st,dev]"
+	touch $@
+
+$(SAMPLE_INDEX)/manifest.json: $(VENV)/.installed data/sample/corpus.jsonl
+	$(VENV)/bin/clir index --corpus data/sample --out $(SAMPLE_INDEX)
+
+demo: $(SAMPLE_INDEX)/manifest.json
+	$(PY) -m clir.demo --index $(SAMPLE_INDEX)
+
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+
+bench: $(VENV)/.installed
+	$(PY) bench/bench_build.py
+
+clean:
+	rm -rf $(SAMPLE_INDEX) .pytest_cache .ruff_cache

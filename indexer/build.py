@@ -1,0 +1,216 @@
+"""Build an index directory from a stream of documents.
+
+Everything is written into a temporary directory beside the target and renamed into place only
+when complete, so a build that fails or is killed never leaves a partial index at the target path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import logging
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import clir
+from clir.errors import ConfigError
+from indexer.analyzers import ANALYZER_VERSION, analyze_batch, analyzer_for
+from indexer.dense import DenseIndex, DenseParams, build_faiss
+from indexer.docstore import DocStoreWriter
+from indexer.documents import Document
+from indexer.encoders import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, Encoder, load_encoder
+from indexer.langid import detect_langs
+from indexer.manifest import DOCSTORE, FAISS_FILE, MANIFEST, SPARSE_DIR, write_manifest
+from indexer.sparse import BM25Params, SparseIndexBuilder
+
+log = logging.getLogger("clir.indexer")
+
+
+@dataclass
+class BuildConfig:
+    encoder: str = DEFAULT_ENCODER
+    batch_size: int = DEFAULT_BATCH_SIZE
+    dense: DenseParams = field(default_factory=DenseParams)
+    bm25: BM25Params = field(default_factory=BM25Params)
+    show_progress: bool = True
+
+
+def passage_text(doc: Document) -> str:
+    """What the encoder and BM25 see: the title leads, as in the e5/xQG passage templates."""
+    return f"{doc.title}\n{doc.text}" if doc.title else doc.text
+
+
+def _batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    it = iter(docs)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clean_stale_builds(out: Path) -> None:
+    """Remove temporary directories left by builds of this target that were killed."""
+    for tmp in out.parent.glob(f".{out.name}.building-*"):
+        with contextlib.suppress(ValueError):
+            if not _pid_alive(int(tmp.name.rsplit("-", 1)[1])):
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_target(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise ConfigError(f"{out}: refusing to replace a non-empty directory that is not a clir index")
+
+
+def _install(tmp: Path, out: Path) -> None:
+    """Move the finished build into place; an older index there is replaced only now."""
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+
+
+def corpus_fingerprint(path: Path) -> str:
+    """sha256 over the corpus file(s): lets deployments skip rebuilding an unchanged corpus."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(file.relative_to(path).as_posix().encode() if path.is_dir() else file.name.encode())
+        with open(file, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+class _Builder:
+    """Holds the per-build writers; `run` streams batches through them."""
+
+    def __init__(self, tmp: Path, encoder: Encoder, config: BuildConfig) -> None:
+        self.tmp = tmp
+        self.encoder = encoder
+        self.config = config
+        self.docstore = DocStoreWriter(tmp / DOCSTORE)
+        self.sparse = SparseIndexBuilder(config.bm25)
+        self.vectors_path = tmp / "vectors.f32"
+        self.vectors = open(self.vectors_path, "wb")  # noqa: SIM115 - closed in finish()
+        self.langs: Counter[str] = Counter()
+        self.lang_source: Counter[str] = Counter()
+
+    def _side_work(self, batch: list[Document], texts: list[str]) -> None:
+        """Language resolution, BM25 analysis and storage: runs while the encoder works on the batch."""
+        missing = [i for i, d in enumerate(batch) if not d.lang]
+        langs: list[str | None] = [d.lang.lower() if d.lang else None for d in batch]
+        for i, (lang, _prob) in zip(missing, detect_langs([texts[i] for i in missing]), strict=True):
+            langs[i] = lang
+        self.lang_source.update(given=len(batch) - len(missing), detected=len(missing))
+        self.langs.update(lang or "und" for lang in langs)
+        self.sparse.add(analyze_batch(texts, langs))
+        self.docstore.add(batch, langs)
+
+    def run(self, docs: Iterable[Document], total: int | None) -> None:
+        bar = tqdm(total=total, desc="index", unit="doc", disable=not self.config.show_progress)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for batch in _batched(docs, self.config.batch_size):
+                texts = [passage_text(d) for d in batch]
+                pending = pool.submit(self._side_work, batch, texts)
+                vectors = self.encoder.encode_passages(texts, batch_size=self.config.batch_size)
+                self.vectors.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+                pending.result()
+                bar.update(len(batch))
+        bar.close()
+
+    def finish(self) -> dict[str, Any]:
+        self.vectors.close()
+        self.docstore.close()
+        n = self.docstore.count
+        if n == 0:
+            raise ConfigError("the corpus has no documents")
+        vectors = np.memmap(self.vectors_path, dtype=np.float32, mode="r", shape=(n, self.encoder.dim))
+        index, dense_info = build_faiss(vectors, self.config.dense)
+        DenseIndex(index, dense_info["kind"]).save(self.tmp / FAISS_FILE)
+        del vectors
+        self.vectors_path.unlink()
+        sparse_stats = self.sparse.build(self.tmp / SPARSE_DIR, show_progress=self.config.show_progress)
+        return {
+            "counts": {"documents": n, "vocab": sparse_stats["vocab"]},
+            "languages": dict(sorted(self.langs.items())),
+            "lang_source": dict(self.lang_source),
+            "dense": {**dense_info, "metric": "inner_product", "params": self.config.dense.to_dict()},
+            "sparse": {
+                "library": "bm25s",
+                "params": asdict(self.config.bm25),
+                "avg_doc_len": sparse_stats["avg_doc_len"],
+                "analyzer_version": ANALYZER_VERSION,
+                "analyzers": {lang: asdict(analyzer_for(lang).info()) for lang in sorted(self.langs)},
+            },
+        }
+
+
+def build_index(
+    docs: Iterable[Document],
+    out: Path,
+    config: BuildConfig | None = None,
+    *,
+    encoder: Encoder | None = None,
+    total: int | None = None,
+    corpus_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Encode, analyse and store every document; returns the written manifest."""
+    config = config or BuildConfig()
+    out = Path(out).resolve()
+    _check_target(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _clean_stale_builds(out)
+    encoder = encoder or load_encoder(config.encoder)
+    tmp = out.parent / f".{out.name}.building-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    started = time.perf_counter()
+    try:
+        builder = _Builder(tmp, encoder, config)
+        builder.run(docs, total)
+        parts = builder.finish()
+        seconds = time.perf_counter() - started
+        n = parts["counts"]["documents"]
+        manifest = write_manifest(
+            tmp,
+            {
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "clir_version": clir.__version__,
+                "encoder": {"name": encoder.name, "dim": encoder.dim},
+                "corpus": corpus_info or {},
+                **parts,
+                "build": {"batch_size": config.batch_size, "seconds": round(seconds, 3),
+                          "docs_per_s": round(n / seconds, 2) if seconds else None},
+            },
+        )
+        _install(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("built %s: %d documents in %.1fs", out, n, seconds)
+    return manifest

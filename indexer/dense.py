@@ -1,0 +1,147 @@
+"""FAISS dense index: exact inner product for small collections, HNSW or IVF-PQ for large ones.
+
+Row i of the FAISS index is row i of the document store; vectors are L2-normalised, so inner
+product is cosine similarity. The thresholds for `auto` follow the faiss wiki guidelines.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from clir.errors import ConfigError
+
+FAISS_KINDS = ("auto", "flat", "hnsw", "ivfpq")
+# Below this size an exact scan costs a few milliseconds: approximate search would only lose recall.
+EXACT_LIMIT = 100_000
+# Above this an HNSW graph's memory (~M*2*4 bytes/vector on top of the vectors) and build time dominate.
+HNSW_LIMIT = 2_000_000
+
+
+@dataclass
+class DenseParams:
+    kind: str = "auto"
+    hnsw_m: int = 32
+    ef_construction: int = 200
+    ef_search: int = 128
+    nlist: int | None = None  # IVF cells; default 4*sqrt(N)
+    nprobe: int | None = None  # IVF cells visited per query; default nlist/8 (at least 8)
+    pq_m: int | None = None  # PQ sub-quantizers; default dim/8 bytes per vector
+    pq_bits: int = 8
+    # PQ codes alone reorder near neighbours; re-scoring the top k*refine_factor candidates with
+    # 8-bit scalar-quantised vectors restores the exact order at 1 byte/dimension.
+    refine: str = "sq8"  # "sq8" | "flat" | "none"
+    refine_factor: int = 4
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_kind(kind: str, n_vectors: int) -> str:
+    if kind not in FAISS_KINDS:
+        raise ConfigError(f"unknown FAISS index type {kind!r}: expected one of {', '.join(FAISS_KINDS)}")
+    if kind != "auto":
+        return kind
+    if n_vectors < EXACT_LIMIT:
+        return "flat"
+    return "hnsw" if n_vectors <= HNSW_LIMIT else "ivfpq"
+
+
+def _pq_m(dim: int, requested: int | None) -> int:
+    """The largest divisor of dim not above the requested sub-quantizer count (FAISS needs m | dim)."""
+    target = requested or max(1, dim // 8)
+    return max(m for m in range(1, min(target, dim) + 1) if dim % m == 0)
+
+
+def _build_ivfpq(vectors: np.ndarray, params: DenseParams) -> tuple[faiss.Index, dict]:
+    n, dim = vectors.shape
+    # FAISS wants >= 39 training points per cell; 4*sqrt(N) is the guideline's lower end.
+    nlist = min(params.nlist or int(4 * math.sqrt(n)), max(1, n // 39))
+    m = _pq_m(dim, params.pq_m)
+    # k-means for each sub-quantizer needs a few points per centroid: shrink the codebook on tiny sets.
+    bits = max(1, min(params.pq_bits, int(math.log2(max(2, n // 39)))))
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFPQ(quantizer, dim, nlist, m, bits, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(0)
+    sample_size = min(n, max(256 * nlist, 2 ** bits * 64), 200_000)
+    sample = vectors[np.sort(rng.choice(n, size=sample_size, replace=False))] if sample_size < n else vectors
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    index.nprobe = params.nprobe or min(nlist, max(8, nlist // 8))
+    info = {"nlist": nlist, "pq_m": m, "pq_bits": bits, "nprobe": index.nprobe, "refine": params.refine}
+    if params.refine == "none":
+        return index, info
+    if params.refine not in ("sq8", "flat"):
+        raise ConfigError(f"unknown refine {params.refine!r}: expected sq8, flat or none")
+    fine = (faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+            if params.refine == "sq8" else faiss.IndexFlatIP(dim))
+    refined = faiss.IndexRefine(index, fine)
+    refined.train(np.ascontiguousarray(sample, dtype=np.float32))
+    refined.k_factor = params.refine_factor
+    return refined, info
+
+
+def build_faiss(vectors: np.ndarray, params: DenseParams, chunk: int = 65_536) -> tuple[faiss.Index, dict]:
+    """Build the index over all vectors (an np.memmap is fine: rows are added in chunks)."""
+    n, dim = vectors.shape
+    kind = resolve_kind(params.kind, n)
+    info: dict = {"kind": kind}
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = params.ef_construction
+        index.hnsw.efSearch = params.ef_search
+        info.update(hnsw_m=params.hnsw_m, ef_construction=params.ef_construction, ef_search=params.ef_search)
+    else:
+        if n == 0:
+            raise ConfigError("an ivfpq index needs at least one vector to train on")
+        index, extra = _build_ivfpq(vectors, params)
+        info.update(extra)
+    for start in range(0, n, chunk):
+        index.add(np.ascontiguousarray(vectors[start : start + chunk], dtype=np.float32))
+    return index, info
+
+
+class DenseIndex:
+    """A loaded FAISS index plus its search-time knobs."""
+
+    def __init__(self, index: faiss.Index, kind: str) -> None:
+        self.index = index
+        self.kind = kind
+
+    @property
+    def n_vectors(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path, kind: str, ef_search: int | None = None, nprobe: int | None = None) -> DenseIndex:
+        index = faiss.read_index(str(path))
+        if kind == "hnsw" and ef_search:
+            index.hnsw.efSearch = ef_search
+        if kind == "ivfpq" and nprobe:
+            faiss.extract_index_ivf(index).nprobe = nprobe
+        return cls(index, kind)
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows and inner-product scores per query; rows are -1 where fewer than k exist."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        k = max(1, min(k, self.n_vectors)) if self.n_vectors else 1
+        scores, rows = self.index.search(queries, k)
+        return rows.astype(np.int64, copy=False), scores.astype(np.float32, copy=False)
+
+    def reconstruct(self, rows: np.ndarray) -> np.ndarray:
+        """Stored vectors (exact for flat/hnsw, PQ-decoded for ivfpq)."""
+        if self.kind == "ivfpq":
+            faiss.extract_index_ivf(self.index).make_direct_map()
+        return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64).ravel())

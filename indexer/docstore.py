@@ -1,0 +1,112 @@
+"""Document store: SQLite table keyed by the row shared with the FAISS and BM25 indexes.
+
+Ids and languages of every row are held in memory once opened (a few bytes per document) because
+every search needs them; titles, texts and metadata stay on disk until a hit asks for them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.documents import Document
+
+_SCHEMA = """
+CREATE TABLE docs (
+    row      INTEGER PRIMARY KEY,
+    id       TEXT NOT NULL UNIQUE,
+    title    TEXT NOT NULL,
+    text     TEXT NOT NULL,
+    lang     TEXT,
+    metadata TEXT NOT NULL
+);
+"""
+
+
+class DocStoreWriter:
+    """Appends documents in row order; rows are 0-based and contiguous."""
+
+    def __init__(self, path: Path) -> None:
+        # The builder hands batches to one worker thread at a time, never concurrently.
+        self._conn = sqlite3.connect(str(path), check_same_thread=False)
+        # The file lives in a temporary build directory until it is complete: durability per
+        # statement would only slow the build, and a crash discards the directory anyway.
+        self._conn.execute("PRAGMA journal_mode=OFF")
+        self._conn.execute("PRAGMA synchronous=OFF")
+        self._conn.executescript(_SCHEMA)
+        self.count = 0
+
+    def add(self, docs: Sequence[Document], langs: Sequence[str | None]) -> None:
+        rows = [
+            (self.count + i, d.id, d.title, d.text, lang, json.dumps(d.metadata, ensure_ascii=False))
+            for i, (d, lang) in enumerate(zip(docs, langs, strict=True))
+        ]
+        self._conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", rows)
+        self.count += len(rows)
+
+    def close(self) -> None:
+        self._conn.commit()
+        self._conn.close()
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    row: int
+    id: str
+    title: str
+    text: str
+    lang: str | None
+    metadata: dict[str, Any]
+
+
+class DocStore:
+    """Read-only access; safe to share between threads (one SQLite connection per thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        cur = self._conn().execute("SELECT id, COALESCE(lang, '') FROM docs ORDER BY row")
+        pairs = cur.fetchall()
+        self.ids: list[str] = [p[0] for p in pairs]
+        self._row_of: dict[str, int] = {doc_id: row for row, doc_id in enumerate(self.ids)}
+        self.langs: np.ndarray = np.array([p[1] for p in pairs], dtype=object)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self._local.conn = conn
+        return conn
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def row_of(self, doc_id: str) -> int | None:
+        return self._row_of.get(doc_id)
+
+    def lang_counts(self) -> dict[str, int]:
+        values, counts = np.unique(self.langs.astype(str), return_counts=True)
+        return {str(v) or "und": int(c) for v, c in zip(values, counts, strict=True)}
+
+    def get(self, rows: Iterable[int]) -> dict[int, StoredDocument]:
+        rows = [int(r) for r in rows]
+        if not rows:
+            return {}
+        marks = ",".join("?" * len(rows))
+        cur = self._conn().execute(
+            f"SELECT row, id, title, text, lang, metadata FROM docs WHERE row IN ({marks})", rows
+        )
+        return {
+            r[0]: StoredDocument(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in cur.fetchall()
+        }
+
+    def get_by_id(self, doc_id: str) -> StoredDocument | None:
+        row = self.row_of(doc_id)
+        return None if row is None else self.get([row]).get(row)

@@ -1,0 +1,195 @@
+"""BM25 over analyzer tokens, stored in bm25s's on-disk format.
+
+Building goes through bm25s.BM25.build_index_from_ids with our own vocabulary, so bm25s never
+re-tokenises; the builder keeps token ids as int32 arrays, so memory follows token count, not
+text size. Querying reads the saved CSC arrays directly: per query term one vectorised
+scatter-add over its postings (bm25s uses np.add.at per term, which is several times slower),
+then a partial sort for top-k.
+
+rank_bm25 parity: BM25Params(method="atire", idf_method="robertson") reproduces
+rank_bm25.BM25Okapi(k1, b, epsilon=0): the same idf ln((N-df+.5)/(df+.5)) floored at 0 and
+tf part tf*(k1+1)/(tf+k1*(1-b+b*dl/avgdl)), up to float32 storage (relative error ~1e-7).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+
+from clir.errors import ConfigError, CorpusError, IndexFormatError
+
+log = logging.getLogger("clir.sparse")
+
+# bm25l / bm25+ add a per-term constant to every document (a non-occurrence array), which
+# breaks "only documents sharing a term score > 0"; they are not offered.
+METHODS = ("lucene", "robertson", "atire")
+_FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
+          "vocab.index.json", "params.index.json")
+
+
+@dataclass
+class BM25Params:
+    k1: float = 1.2
+    b: float = 0.75
+    method: str = "lucene"
+    idf_method: str | None = None  # None: same as method
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"BM25 method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.idf_method is not None and self.idf_method not in METHODS:
+            raise ConfigError(f"BM25 idf_method must be one of {', '.join(METHODS)}, got {self.idf_method!r}")
+        if not self.k1 >= 0:
+            raise ConfigError(f"BM25 k1 must be >= 0, got {self.k1}")
+        if not 0 <= self.b <= 1:
+            raise ConfigError(f"BM25 b must be within [0, 1], got {self.b}")
+
+
+class _DocIds(Sequence):
+    """Per-document token-id lists, materialised one document at a time for bm25s."""
+
+    def __init__(self, ids: np.ndarray, offsets: np.ndarray) -> None:
+        self._ids = ids
+        self._offsets = offsets.tolist()
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._ids[self._offsets[i]:self._offsets[i + 1]].tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        ids, off = self._ids, self._offsets
+        for i in range(len(off) - 1):
+            yield ids[off[i]:off[i + 1]].tolist()
+
+
+class SparseIndexBuilder:
+    """Accumulates analysed documents in order; row i of the index is the i-th document added."""
+
+    def __init__(self, params: BM25Params | None = None) -> None:
+        self.params = params if params is not None else BM25Params()
+        self._vocab: dict[str, int] = {}
+        self._ids: list[np.ndarray] = []
+        self._lengths: list[np.ndarray] = []
+
+    @property
+    def n_docs(self) -> int:
+        return sum(len(x) for x in self._lengths)
+
+    def add(self, token_lists: Sequence[list[str]]) -> None:
+        vocab = self._vocab
+        intern = vocab.setdefault
+        lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+        # len(vocab) is evaluated before setdefault runs, so a new token gets the next free id
+        ids = np.fromiter((intern(tok, len(vocab)) for toks in token_lists for tok in toks),
+                          dtype=np.int32, count=int(lengths.sum()))
+        self._lengths.append(lengths)
+        self._ids.append(ids)
+
+    def build(self, out_dir: Path, show_progress: bool = True) -> dict:
+        """Write the bm25s index files into out_dir; returns {"documents", "vocab", "avg_doc_len"}."""
+        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)
+        n_docs = len(lengths)
+        if n_docs == 0:
+            raise CorpusError("cannot build a BM25 index from zero documents")
+        ids = np.concatenate(self._ids)
+        offsets = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        p = self.params
+        bm25 = bm25s.BM25(k1=p.k1, b=p.b, method=p.method, idf_method=p.idf_method, backend="numpy")
+        # bm25s evaluates dl/avgdl for every document, even empty ones; with an all-empty corpus
+        # that is 0/0 over empty arrays, harmless but noisy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bm25.scores = bm25.build_index_from_ids(
+                unique_token_ids=list(range(len(self._vocab))),
+                corpus_token_ids=_DocIds(ids, offsets),
+                show_progress=show_progress,
+            )
+        bm25.vocab_dict = self._vocab
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        bm25.save(out_dir, show_progress=show_progress)
+        return {"documents": n_docs, "vocab": len(self._vocab), "avg_doc_len": float(lengths.mean())}
+
+
+class SparseIndex:
+    """A loaded BM25 index: scores and top-k over rows in insertion order."""
+
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                 vocab: dict[str, int], n_docs: int, params: BM25Params) -> None:
+        self._data = data
+        self._indices = indices
+        self._indptr = indptr
+        self._vocab = vocab
+        self.n_docs = n_docs
+        self.params = params
+
+    @classmethod
+    def load(cls, dir: Path, mmap: bool = False) -> SparseIndex:
+        root = Path(dir)
+        missing = [name for name in _FILES if not (root / name).is_file()]
+        if missing:
+            raise IndexFormatError(f"{root}: BM25 index is missing {', '.join(missing)}")
+        try:
+            bm25 = bm25s.BM25.load(root, mmap=mmap, load_corpus=False)
+        except (OSError, ValueError, TypeError, json.JSONDecodeError) as exc:
+            raise IndexFormatError(f"{root}: cannot read BM25 index ({exc})".splitlines()[0]) from exc
+        try:
+            params = BM25Params(k1=bm25.k1, b=bm25.b, method=bm25.method, idf_method=bm25.idf_method)
+        except ConfigError as exc:
+            raise IndexFormatError(f"{root}: unsupported BM25 index ({exc})") from exc
+        s = bm25.scores
+        n_docs = int(s["num_docs"])
+        if len(s["indptr"]) != len(bm25.vocab_dict) + 1 or len(s["data"]) != len(s["indices"]):
+            raise IndexFormatError(f"{root}: BM25 index arrays do not match its vocabulary")
+        return cls(s["data"], s["indices"], s["indptr"], bm25.vocab_dict, n_docs, params)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self._vocab)
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every row, float32; a token repeated in the query counts each time."""
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        vocab = self._vocab
+        ids = [vocab[t] for t in tokens if t in vocab]
+        if not ids:
+            return out
+        terms, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+        starts = self._indptr[terms].tolist()
+        ends = self._indptr[terms + 1].tolist()
+        for start, end, count in zip(starts, ends, counts.tolist(), strict=True):
+            rows = self._indices[start:end]
+            # rows are distinct within one posting list, so fancy-index += is a correct scatter-add
+            out[rows] += self._data[start:end] if count == 1 else self._data[start:end] * count
+        return out
+
+    def search(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (rows int64, scores float32) by descending score, ties by row; only scores > 0."""
+        return _top_k(self.scores(tokens), k)
+
+    def search_batch(self, token_lists: list[list[str]], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [self.search(tokens, k) for tokens in token_lists]
+
+
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    hits = np.flatnonzero(scores > 0)
+    if k <= 0 or hits.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    if hits.size > k:
+        vals = scores[hits]
+        kth = np.partition(vals, hits.size - k)[hits.size - k]
+        above = hits[vals > kth]
+        # hits is ascending, so the lowest rows win ties at the cut-off: stable across runs
+        tied = hits[vals == kth][: k - above.size]
+        hits = np.concatenate([above, tied])
+    vals = scores[hits]
+    order = np.lexsort((hits, -vals))
+    rows = hits[order].astype(np.int64)
+    return rows, scores[rows]

@@ -1,0 +1,35 @@
+"""Shared fixtures: a small multilingual corpus (tests/fixtures) indexed once per session with the
+real default encoder, FAISS and BM25. Tests never read ../shared."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer.build import BuildConfig, build_index
+from indexer.readers import read_corpus
+
+FIXTURES = Path(__file__).parent / "fixtures"
+MINI_CORPUS = FIXTURES / "mini_corpus.jsonl"
+
+
+@pytest.fixture(scope="session")
+def mini_corpus() -> Path:
+    return MINI_CORPUS
+
+
+@pytest.fixture(scope="session")
+def mini_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("idx") / "mini"
+    build_index(read_corpus(MINI_CORPUS), out, BuildConfig(show_progress=False))
+    return out
+
+
+@pytest.fixture
+def mini_index_copy(mini_index: Path, tmp_path: Path) -> Path:
+    """A private copy for tests that damage the index."""
+    target = tmp_path / "copy"
+    shutil.copytree(mini_index, target)
+    return target

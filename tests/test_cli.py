@@ -1,0 +1,63 @@
+"""The `clir` command as a user runs it: a real process, real index."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "clir.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_search_json(mini_index: Path):
+    done = run("search", "--index", str(mini_index), "--mode", "dense", "--k", "2", "--json",
+               "The volcano erupted and buried the village in ash")
+    assert done.returncode == 0, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["query"] == "The volcano erupted and buried the village in ash"
+    assert [h["rank"] for h in payload["hits"]] == [1, 2]
+    assert payload["hits"][0]["id"] == "en-volcano"
+    assert isinstance(payload["hits"][0]["score"], float)
+
+
+def test_search_text_output(mini_index: Path):
+    done = run("search", "--index", str(mini_index), "--k", "1", "Le chat dort sur le canapé")
+    assert done.returncode == 0, done.stderr
+    assert "fr-cat" in done.stdout
+
+
+def test_index_command(mini_corpus: Path, tmp_path: Path):
+    out = tmp_path / "idx"
+    done = run("index", "--corpus", str(mini_corpus), "--out", str(out), "--faiss", "hnsw", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "indexed 24 documents" in done.stdout and "hnsw" in done.stdout
+    assert json.loads((out / "manifest.json").read_text())["dense"]["kind"] == "hnsw"
+
+
+def _one_line_error(done: subprocess.CompletedProcess, fragment: str) -> None:
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert fragment in lines[0]
+
+
+def test_bad_arguments_exit_2_with_one_line(mini_index: Path, tmp_path: Path):
+    _one_line_error(run("search", "--index", str(mini_index), "--k", "0", "q"), "positive integer")
+    _one_line_error(run("search", "--index", str(mini_index), "--mode", "fuzzy", "q"), "invalid choice")
+    _one_line_error(run("search", "--index", str(tmp_path / "none"), "q"), "no such index directory")
+    _one_line_error(run("index", "--corpus", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "x")), "none.jsonl")
+    _one_line_error(run("frobnicate"), "invalid choice")
+
+
+def test_bad_corpus_exits_2_and_writes_nothing(tmp_path: Path):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"_id": "a", "text": "un"}\n{"_id": "a", "text": "deux"}\n')
+    out = tmp_path / "idx"
+    _one_line_error(run("index", "--corpus", str(corpus), "--out", str(out), "--quiet"), "duplicate")
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]

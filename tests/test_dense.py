@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from clir.errors import ConfigError
+from indexer.dense import DenseIndex, DenseParams, build_faiss, resolve_kind
+
+
+def _fixture_vectors(n: int = 3000, dim: int = 64, seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clustered unit vectors and queries that are noisy copies of known rows."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, dim))
+    vectors = centres[rng.integers(0, 40, n)] + 0.6 * rng.normal(size=(n, dim))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    targets = rng.choice(n, size=min(n, 25), replace=False)
+    queries = vectors[targets] + 0.05 * rng.normal(size=(len(targets), dim))
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    return vectors.astype(np.float32), queries.astype(np.float32), targets
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
+def test_every_faiss_type_returns_flats_top1(kind, tmp_path):
+    vectors, queries, targets = _fixture_vectors()
+    flat, _ = build_faiss(vectors, DenseParams(kind="flat"))
+    flat_rows, _ = DenseIndex(flat, "flat").search(queries, 5)
+    assert flat_rows[:, 0].tolist() == targets.tolist()
+    index, info = build_faiss(vectors, DenseParams(kind=kind))
+    assert info["kind"] == kind
+    DenseIndex(index, kind).save(tmp_path / "d.faiss")
+    loaded = DenseIndex.load(tmp_path / "d.faiss", kind)
+    rows, scores = loaded.search(queries, 5)
+    assert rows[:, 0].tolist() == flat_rows[:, 0].tolist()
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)
+
+
+def test_auto_picks_exact_below_100k():
+    assert resolve_kind("auto", 99_999) == "flat"
+    assert resolve_kind("auto", 100_000) == "hnsw"
+    assert resolve_kind("auto", 5_000_000) == "ivfpq"
+    with pytest.raises(ConfigError):
+        resolve_kind("lsh", 10)
+
+
+def test_search_pads_when_fewer_vectors_than_k():
+    vectors, queries, _ = _fixture_vectors(n=3)
+    index, _ = build_faiss(vectors, DenseParams(kind="flat"))
+    rows, _ = DenseIndex(index, "flat").search(queries[:1], 10)
+    assert rows.shape == (1, 3) and sorted(rows[0].tolist()) == [0, 1, 2]
+
+
+def test_reconstruct_returns_stored_vectors():
+    vectors, _, _ = _fixture_vectors(n=50)
+    index, _ = build_faiss(vectors, DenseParams(kind="flat"))
+    np.testing.assert_allclose(DenseIndex(index, "flat").reconstruct(np.array([3, 7])), vectors[[3, 7]])

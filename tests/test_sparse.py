@@ -1,0 +1,174 @@
+"""BM25 index on bm25s: parity with rank_bm25, row alignment, top-k semantics, persistence."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from clir.errors import ConfigError, CorpusError, IndexFormatError
+from indexer.analyzers import analyze_batch, analyzer_for
+from indexer.sparse import BM25Params, SparseIndex, SparseIndexBuilder
+
+SUBJECTS = ["the river", "a small boat", "the old bridge", "fishermen", "the mill", "two herons",
+            "the ferry", "children", "the lock keeper", "a barge"]
+VERBS = ["crosses", "flooded", "passes under", "watched", "follows", "reached", "painted", "repairs"]
+OBJECTS = ["the town", "the valley", "the harbour", "the meadows", "the market", "the castle",
+           "the forest", "the railway", "the stone quay"]
+
+
+def parity_corpus() -> list[str]:
+    """30 English sentences; "water" is in 20 of them, so its Robertson idf is negative."""
+    rng = random.Random(7)
+    docs = []
+    for i in range(30):
+        parts = [f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}"
+                 for _ in range(rng.randint(1, 3))]
+        if i % 3 != 0:
+            parts.append("water")
+        if i % 7 == 0:
+            parts.append("rivers and rivers")
+        docs.append(". ".join(parts))
+    return docs
+
+
+def build(tmp_path: Path, token_lists: list[list[str]], params: BM25Params | None = None,
+          batch: int = 7) -> SparseIndex:
+    builder = SparseIndexBuilder(params) if params is not None else SparseIndexBuilder()
+    for i in range(0, len(token_lists), batch):
+        builder.add(token_lists[i:i + batch])
+    builder.build(tmp_path / "bm25", show_progress=False)
+    return SparseIndex.load(tmp_path / "bm25")
+
+
+@pytest.mark.parametrize(("k1", "b"), [(1.2, 0.75), (1.5, 0.75), (0.9, 0.4)])
+def test_atire_robertson_matches_rank_bm25_okapi(tmp_path: Path, k1: float, b: float) -> None:
+    docs = parity_corpus()
+    corpus_tokens = analyze_batch(docs, ["en"] * len(docs))
+    assert sum("water" in t for t in corpus_tokens) > len(docs) / 2
+    index = build(tmp_path, corpus_tokens, BM25Params(k1=k1, b=b, method="atire", idf_method="robertson"))
+    reference = BM25Okapi(corpus_tokens, k1=k1, b=b, epsilon=0)
+    en = analyzer_for("en")
+    queries = ["river boat", "flooded valley water", "rivers rivers bridge", "water",
+               "herons herons painted the castle", "zeppelin", "the lock keeper repairs the stone quay"]
+    for query in queries:
+        tokens = en.tokens(query)
+        expected = reference.get_scores(tokens)
+        got = index.scores(tokens)
+        assert got.dtype == np.float32 and got.shape == (len(docs),)
+        # float32 storage: relative error ~1e-7
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6, err_msg=query)
+
+
+def test_default_lucene_scores_match_bm25s_own_scorer(tmp_path: Path) -> None:
+    docs = parity_corpus()
+    index = build(tmp_path, analyze_batch(docs, ["en"] * len(docs)))
+    own = bm25s.BM25.load(tmp_path / "bm25")
+    assert own.method == "lucene" and own.k1 == 1.2 and own.b == 0.75
+    for query in ["river boat boat", "water mill", "castle"]:
+        tokens = [t for t in analyzer_for("en").tokens(query) if t in own.vocab_dict]
+        np.testing.assert_allclose(index.scores(tokens), own.get_scores(tokens), rtol=1e-6)
+
+
+def test_repeated_query_tokens_count_each_time(tmp_path: Path) -> None:
+    index = build(tmp_path, [["a", "b"], ["a", "a", "c"], ["c"]])
+    np.testing.assert_allclose(index.scores(["a", "a"]), 2 * index.scores(["a"]), rtol=1e-6)
+
+
+def test_rows_follow_insertion_order_including_empty_documents(tmp_path: Path) -> None:
+    token_lists = [["alpha"], [], ["beta", "gamma"], [], ["delta"], ["alpha", "omega"], []]
+    builder = SparseIndexBuilder()
+    builder.add(token_lists[:3])
+    builder.add([])
+    builder.add(token_lists[3:])
+    stats = builder.build(tmp_path / "bm25", show_progress=False)
+    assert stats == {"documents": 7, "vocab": 5, "avg_doc_len": 6 / 7}
+    index = SparseIndex.load(tmp_path / "bm25")
+    assert index.n_docs == 7
+    assert index.search(["delta"], 5)[0].tolist() == [4]
+    assert index.search(["omega"], 5)[0].tolist() == [5]
+    assert index.search(["gamma", "beta"], 5)[0].tolist() == [2]
+    assert index.scores(["alpha"])[[1, 3, 6]].tolist() == [0, 0, 0]
+
+
+def test_corpus_of_empty_documents(tmp_path: Path) -> None:
+    index = build(tmp_path, [[], [], []])
+    assert index.n_docs == 3 and index.vocab_size == 0
+    assert index.search(["a"], 3)[0].size == 0
+    assert index.scores(["a"]).tolist() == [0, 0, 0]
+
+
+def test_search_semantics(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    token_lists = [[f"t{x}" for x in rng.zipf(1.5, size=rng.integers(1, 30)) if x < 60] for _ in range(300)]
+    index = build(tmp_path, token_lists, batch=64)
+    query = ["t1", "t5", "t9", "t9", "t30"]
+    scores = index.scores(query)
+    for k in (1, 5, 50, 10_000):
+        rows, top = index.search(query, k)
+        assert rows.dtype == np.int64 and top.dtype == np.float32
+        assert len(rows) == min(k, int((scores > 0).sum()))
+        assert np.all(top > 0) and np.all(np.diff(top) <= 0)
+        np.testing.assert_array_equal(top, scores[rows])
+        # nothing left out scores higher than the last hit
+        assert np.sort(scores)[::-1][len(rows) - 1] == top[-1]
+    assert index.search(query, 0)[0].size == 0
+    assert index.search(["never-seen"], 10)[0].size == 0
+    assert index.search([], 10)[0].size == 0
+    assert not index.scores([]).any()
+    batch = index.search_batch([query, ["t2"], []], 7)
+    for (rows, top), q in zip(batch, [query, ["t2"], []], strict=True):
+        exp_rows, exp_top = index.search(q, 7)
+        np.testing.assert_array_equal(rows, exp_rows)
+        np.testing.assert_array_equal(top, exp_top)
+
+
+def test_ties_are_broken_by_row(tmp_path: Path) -> None:
+    index = build(tmp_path, [["x", "y"], ["z"], ["x", "y"], ["x", "y"], ["x", "y"]])
+    rows, top = index.search(["x"], 2)
+    assert rows.tolist() == [0, 2]
+    assert top[0] == top[1]
+
+
+def test_chinese_query_finds_chinese_document(tmp_path: Path) -> None:
+    docs = [
+        ("北京是中华人民共和国的首都，也是全国的政治中心。", "zh"),
+        ("上海是中国最大的经济城市，位于长江入海口。", "zh"),
+        ("東京は日本の首都で、人口が最も多い都市です。", "ja"),
+        ("京都には多くの古い寺院があります。", "ja"),
+        ("Beijing hosted the Olympic Games in 2008.", "en"),
+        ("The capital of France is Paris.", "en"),
+    ]
+    index = build(tmp_path, analyze_batch([d for d, _ in docs], [lang for _, lang in docs]))
+    rows, _ = index.search(analyzer_for("zh").tokens("北京"), 3)
+    assert rows[0] == 0
+    rows, _ = index.search(analyzer_for("ja").tokens("東京の首都"), 3)
+    assert rows[0] == 2
+
+
+def test_mmap_load_gives_identical_scores(tmp_path: Path) -> None:
+    docs = parity_corpus()
+    index = build(tmp_path, analyze_batch(docs, ["en"] * len(docs)))
+    mapped = SparseIndex.load(tmp_path / "bm25", mmap=True)
+    tokens = analyzer_for("en").tokens("flooded valley water bridge")
+    np.testing.assert_array_equal(mapped.scores(tokens), index.scores(tokens))
+    assert mapped.n_docs == index.n_docs == len(docs)
+
+
+def test_errors(tmp_path: Path) -> None:
+    with pytest.raises(IndexFormatError):
+        SparseIndex.load(tmp_path / "nowhere")
+    with pytest.raises(CorpusError):
+        SparseIndexBuilder().build(tmp_path / "empty", show_progress=False)
+    with pytest.raises(ConfigError):
+        BM25Params(method="bm25+")
+    with pytest.raises(ConfigError):
+        BM25Params(b=1.5)
+    build(tmp_path, [["a"], ["b"]])
+    (tmp_path / "bm25" / "vocab.index.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexFormatError):
+        SparseIndex.load(tmp_path / "bm25")
