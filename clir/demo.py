@@ -7,11 +7,12 @@ from pathlib import Path
 
 from clir.retrieval import Retriever
 
+# English queries; the relevant documents are French (Tatoeba) or de/es/zh/ar/ru (XQuAD-R) paragraphs.
 EXAMPLES = [
-    ("This mountain has an altitude of 3,000 meters.", "hybrid"),
-    ("How many points did the Panthers defense surrender?", "hybrid"),
-    ("What is the capital of France?", "dense"),
-    ("Where was the Super Bowl played?", "hybrid"),
+    ("Take the elevator to the fifth floor.", "dense"),
+    ("There once lived an old man on that island.", "dense"),
+    ("When was Warsaw's first stock exchange established?", "dense"),
+    ("What year did Tesla die?", "hybrid"),
 ]
 
 

@@ -90,6 +90,8 @@ class Retriever:
         # Detection restricted to the collection's languages (plus English, the usual query language)
         # is far more reliable on short queries than open-set detection.
         self.query_lang_candidates = sorted({*langs, "en"})
+        # Load the language-ID model now rather than inside the first request.
+        self.resolve_lang("warm up", None)
 
     @classmethod
     def open(cls, root: str | Path, *, encoder: str | Encoder | None = None, verify: bool = True,

@@ -43,7 +43,8 @@ def main() -> None:
         for p, (title, para) in enumerate(_paragraphs(args.shared / "xquad-r" / f"{lang}.json")):
             # XQuAD's article titles are English in every language file: as text they would leak
             # English words into every document, so they stay in metadata.
-            docs.append({"_id": f"xquad-{lang}-{p}", "title": "", "text": para["context"], "lang": lang,
+            docs.append({"_id": f"xquad-{lang}-{p}", "title": "", "text": para["context"].lstrip("\ufeff"),
+                         "lang": lang,
                          "metadata": {"source": "xquad-r", "article": title, "paragraph": p}})
             qrels.append((f"xquad-en-{p}", f"xquad-{lang}-{p}"))
     for p, (_title, para) in enumerate(english):

