@@ -98,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_parser(sub)
     _add_search_parser(sub)
     _add_data_parser(sub)
+    from eval.command import add_eval_parser
+
+    add_eval_parser(sub, _positive_int)
     return parser
 
 

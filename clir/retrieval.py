@@ -90,6 +90,7 @@ class Retriever:
         # Detection restricted to the collection's languages (plus English, the usual query language)
         # is far more reliable on short queries than open-set detection.
         self.query_lang_candidates = sorted({*langs, "en"})
+        self._last_encoded: tuple[tuple[str, ...], np.ndarray] | None = None
         # Load the language-ID model now rather than inside the first request.
         self.resolve_lang("warm up", None)
 
@@ -118,6 +119,9 @@ class Retriever:
     def __len__(self) -> int:
         return len(self.docstore)
 
+    def missing_documents(self, doc_ids: Sequence[str]) -> list[str]:
+        return [doc_id for doc_id in doc_ids if self.docstore.row_of(doc_id) is None]
+
     # -- components -----------------------------------------------------------------------------
 
     def resolve_lang(self, query: str, hint: str | None) -> str | None:
@@ -130,6 +134,16 @@ class Retriever:
     def sparse_candidates(self, query: str, lang: str | None, depth: int) -> Ranked:
         rows, scores = self.sparse.search(analyzer_for(lang).tokens(query), depth)
         return Ranked(rows, scores)
+
+    def _encode(self, queries: tuple[str, ...]) -> np.ndarray:
+        """Encode, remembering the last batch: evaluating several configurations on the same batch of
+        queries (dense, then hybrid) then encodes it once."""
+        memo = self._last_encoded
+        if memo is not None and memo[0] == queries:
+            return memo[1]
+        vectors = self.encoder.encode_queries(list(queries))
+        self._last_encoded = (queries, vectors)
+        return vectors
 
     # -- search ---------------------------------------------------------------------------------
 
@@ -153,7 +167,7 @@ class Retriever:
         timing = {"encode": 0.0, "dense": 0.0, "sparse": 0.0}
         if mode != "sparse":
             start = time.perf_counter()
-            vectors = self.encoder.encode_queries(list(queries))
+            vectors = self._encode(tuple(queries))
             timing["encode"] = _ms(start)
             start = time.perf_counter()
             dense_lists = self.dense_candidates(vectors, depth)

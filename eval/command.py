@@ -1,0 +1,73 @@
+"""`clir eval`: evaluate configurations of one index on a dataset, or merge earlier evaluations."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from clir.errors import ConfigError
+from eval.dataset import DATASET_FORMATS, load_dataset
+from eval.report import build_metrics, compare, write_per_query, write_report
+from eval.runner import CONFIGS, resolve_configs, run_evaluation
+
+
+def add_eval_parser(sub: argparse._SubParsersAction, positive_int: Any) -> None:
+    p = sub.add_parser("eval", help="evaluate an index on a test collection (TREC runs, measures, report)")
+    p.add_argument("--index", type=Path, help="index directory")
+    p.add_argument("--dataset", type=Path, help="BEIR folder or folder of CLIRudit parquet files")
+    p.add_argument("--dataset-format", default="auto", choices=("auto", *DATASET_FORMATS))
+    p.add_argument("--split", default="test", help="qrels split (CLIRudit: en_fr.test by default)")
+    p.add_argument("--clirudit-docs", default=None, help="CLIRudit docs split holding the judged documents")
+    p.add_argument("--configs", default="dense,sparse,hybrid", help=f"comma-separated, from {', '.join(CONFIGS)}")
+    p.add_argument("--baseline", default="dense", help="config the others are tested against")
+    p.add_argument("--depth", type=positive_int, default=100, help="documents retrieved per query")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="queries encoded per batch")
+    p.add_argument("--max-queries", type=positive_int, default=None, help="evaluate a reproducible sample")
+    p.add_argument("--sample-seed", type=int, default=0)
+    p.add_argument("--compare", type=Path, nargs="+", metavar="OUT", help="merge earlier eval folders instead")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+
+def index_summary(retriever: Any) -> dict[str, Any]:
+    manifest = retriever.manifest
+    return {"path": str(retriever.root), "encoder": manifest["encoder"]["name"],
+            "documents": manifest["counts"]["documents"], "languages": manifest.get("languages", {}),
+            "dense": manifest["dense"]["kind"], "created": manifest.get("created")}
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    if args.compare:
+        merged = compare(args.compare, args.out)
+        print(f"compared {len(merged['configs'])} runs into {args.out}/report.md")
+        return 0
+    if not args.index or not args.dataset:
+        raise ConfigError("clir eval needs --index and --dataset (or --compare OUT...)")
+    from clir.retrieval import Retriever
+
+    configs = resolve_configs([c.strip() for c in args.configs.split(",") if c.strip()])
+    baseline = args.baseline if args.baseline in configs else None
+    retriever = Retriever.open(args.index)
+    dataset = load_dataset(args.dataset, fmt=args.dataset_format, split=args.split, max_queries=args.max_queries,
+                           sample_seed=args.sample_seed, clirudit_docs=args.clirudit_docs)
+    run = run_evaluation(retriever, dataset, configs, args.out, depth=args.depth, batch_size=args.batch_size,
+                         show_progress=not args.quiet)
+    metrics = build_metrics(
+        run,
+        dataset={"path": str(dataset.path), "format": dataset.format, "split": dataset.split},
+        index=index_summary(retriever),
+        baseline=baseline,
+        warnings=dataset.warnings.to_dict(),
+        settings={"depth": args.depth, "configs": configs, "max_queries": args.max_queries,
+                  "sample_seed": args.sample_seed, "batch_size": args.batch_size},
+    )
+    write_per_query(run, args.out / "per_query.tsv")
+    write_report(metrics, args.out)
+    summary = ", ".join(f"{c} nDCG@10 {v['nDCG@10']:.4f} RR@10 {v['RR@10']:.4f}" for c, v in metrics["configs"].items())
+    print(f"{metrics['queries']} queries in {metrics['wall_time_s']}s: {summary}")
+    for kind, w in metrics["warnings"].items():
+        print(f"warning: {kind}: {w['count']}")
+    print(f"wrote {args.out}/report.md")
+    return 0
