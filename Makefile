@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 SAMPLE_INDEX ?= data/sample-index
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean eval-dev
 
 install: $(VENV)/.installed
 
@@ -37,3 +37,8 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(SAMPLE_INDEX) .pytest_cache .ruff_cache
+
+# README results table from ../shared/data (not part of the tests; ~30 min on 2 cores, less when cached)
+SHARED ?= ../shared/data
+eval-dev: $(VENV)/.installed
+	$(PY) -m eval.dev --shared $(SHARED) --work runs/dev --update-readme README.md

@@ -53,6 +53,8 @@ def _add_index_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--nprobe", type=_positive_int, default=None)
     p.add_argument("--bm25-k1", type=float, default=1.2)
     p.add_argument("--bm25-b", type=float, default=0.75)
+    p.add_argument("--embed-cache", type=Path, default=None,
+                   help="reuse passage vectors from this cache folder (filled as it goes)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_index)
 
@@ -107,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_index(args: argparse.Namespace) -> int:
     from indexer.build import BuildConfig, build_index, corpus_fingerprint
     from indexer.dense import DenseParams
+    from indexer.embed_cache import CachedEncoder
+    from indexer.encoders import load_encoder
     from indexer.readers import count_records, detect_format, read_corpus
     from indexer.sparse import BM25Params
 
@@ -122,7 +126,10 @@ def _cmd_index(args: argparse.Namespace) -> int:
     docs = read_corpus(args.corpus, fmt, clirudit_split=args.clirudit_split)
     corpus_info = {"path": str(args.corpus), "format": fmt, "sha256": corpus_fingerprint(args.corpus)}
     total = count_records(args.corpus, fmt, clirudit_split=args.clirudit_split)
-    manifest = build_index(docs, args.out, config, total=total, corpus_info=corpus_info)
+    encoder = load_encoder(args.encoder)
+    if args.embed_cache:
+        encoder = CachedEncoder(encoder, args.embed_cache)
+    manifest = build_index(docs, args.out, config, encoder=encoder, total=total, corpus_info=corpus_info)
     build = manifest["build"]
     print(f"indexed {manifest['counts']['documents']} documents into {args.out} "
           f"({manifest['dense']['kind']}, {build['seconds']}s, {build['docs_per_s']} docs/s)")

@@ -1,13 +1,57 @@
-"""Rank fusion of candidate lists (rows of the shared document numbering)."""
+"""Fusion of dense and sparse candidates (rows of the shared document numbering).
+
+Three methods:
+- `rrf`: weighted reciprocal rank fusion, score = sum_i w_i / (k + rank_i).
+- `linear`: weighted sum of per-query normalised scores (min-max, z-score or raw).
+- `auto` (default): language-aware. BM25 cannot match across languages, so its evidence is added to
+  the dense cosine only as a bounded bonus, weighted by whether the document's language is the
+  query's, and scaled by how far BM25's best score stands above the rest of its top list (a
+  distinctive match: a name, a number, a rare shared term). See README "Fusion".
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from clir.errors import ConfigError
+
 DEFAULT_RRF_K = 60.0
+FUSION_METHODS = ("auto", "rrf", "linear")
+NORMALIZATIONS = ("minmax", "zscore", "none")
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    method: str = "auto"
+    rrf_k: float = DEFAULT_RRF_K
+    dense_weight: float = 1.0
+    sparse_weight: float = 1.0
+    normalization: str = "minmax"
+    # auto: bonus weight (in cosine units, for a document at BM25's top score) when the document is in
+    # the query's language / in another language, and the BM25 z-score range over which the bonus
+    # ramps from 0 to full. Tuned on development data only (bench/tune_fusion.py, README).
+    same_lang_weight: float = 0.1
+    cross_lang_weight: float = 0.02
+    confidence_lo: float = 2.0
+    confidence_hi: float = 6.0
+
+    def __post_init__(self) -> None:
+        if self.method not in FUSION_METHODS:
+            raise ConfigError(f"unknown fusion method {self.method!r}: expected one of {', '.join(FUSION_METHODS)}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ConfigError(f"unknown normalization {self.normalization!r}: expected one of "
+                              f"{', '.join(NORMALIZATIONS)}")
+        if self.rrf_k < 0:
+            raise ConfigError("rrf_k must be >= 0")
+        if min(self.dense_weight, self.sparse_weight, self.same_lang_weight, self.cross_lang_weight) < 0:
+            raise ConfigError("fusion weights must be >= 0")
+        if self.confidence_hi <= self.confidence_lo:
+            raise ConfigError("confidence_hi must exceed confidence_lo")
+
+    def with_(self, **changes: object) -> FusionParams:
+        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -50,15 +94,61 @@ def sort_desc(rows: np.ndarray, scores: np.ndarray) -> Ranked:
     return Ranked(rows[order], scores[order].astype(np.float32, copy=False))
 
 
-def rrf(lists: Sequence[Ranked], weights: Sequence[float] | None = None, k: float = DEFAULT_RRF_K) -> Ranked:
-    """Weighted reciprocal rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1."""
-    weights = list(weights) if weights is not None else [1.0] * len(lists)
-    if len(weights) != len(lists):
-        raise ValueError("rrf needs one weight per list")
-    parts = [(lst.rows, w / (k + np.arange(1, len(lst) + 1))) for lst, w in zip(lists, weights, strict=True) if w]
-    if not parts:
-        return Ranked.empty()
-    rows = np.concatenate([p[0] for p in parts])
-    contrib = np.concatenate([p[1] for p in parts])
-    unique, inverse = np.unique(rows, return_inverse=True)
-    return sort_desc(unique, np.bincount(inverse, weights=contrib, minlength=len(unique)))
+@dataclass(frozen=True)
+class Candidates:
+    """The union of one query's dense and sparse top lists, with both scores for every row.
+
+    Scores are exact for every row (the dense cosine of a sparse-only row is computed from its stored
+    vector; BM25 of a dense-only row is its real score, 0 when it shares no term), so no fusion
+    method has to guess a missing score.
+    """
+
+    rows: np.ndarray
+    dense: np.ndarray
+    sparse: np.ndarray
+    dense_rank: np.ndarray  # 1-based rank in the dense top list, 0 if absent
+    sparse_rank: np.ndarray
+    sparse_top: np.ndarray  # the sparse top list's scores, padded with zeros to the list depth
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _normalise(x: np.ndarray, how: str) -> np.ndarray:
+    x = x.astype(np.float64)
+    if how == "none" or len(x) == 0:
+        return x
+    if how == "minmax":
+        span = x.max() - x.min()
+        return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+    std = x.std()
+    return (x - x.mean()) / std if std > 0 else np.zeros_like(x)
+
+
+def sparse_confidence(sparse_top: np.ndarray, lo: float, hi: float) -> float:
+    """0..1: how far BM25's best score stands above its top list (z-score), ramped between lo and hi."""
+    if len(sparse_top) == 0 or sparse_top[0] <= 0:
+        return 0.0
+    std = float(sparse_top.std())
+    if std == 0:
+        return 0.0
+    z = (float(sparse_top[0]) - float(sparse_top.mean())) / std
+    return float(np.clip((z - lo) / (hi - lo), 0.0, 1.0))
+
+
+def fuse(c: Candidates, params: FusionParams, same_lang: np.ndarray) -> np.ndarray:
+    """Fused score of every candidate row (higher is better)."""
+    if params.method == "rrf":
+        k = params.rrf_k
+        dense = np.where(c.dense_rank > 0, params.dense_weight / (k + c.dense_rank), 0.0)
+        sparse = np.where(c.sparse_rank > 0, params.sparse_weight / (k + c.sparse_rank), 0.0)
+        return dense + sparse
+    if params.method == "linear":
+        return (params.dense_weight * _normalise(c.dense, params.normalization)
+                + params.sparse_weight * _normalise(c.sparse, params.normalization))
+    dense = c.dense.astype(np.float64)
+    confidence = sparse_confidence(c.sparse_top, params.confidence_lo, params.confidence_hi)
+    if confidence == 0.0:
+        return dense
+    weight = np.where(same_lang, params.same_lang_weight, params.cross_lang_weight)
+    return dense + confidence * weight * (c.sparse / float(c.sparse_top[0]))

@@ -8,67 +8,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from clir.errors import ConfigError, IndexFormatError
-from clir.fusion import DEFAULT_RRF_K, Ranked, rrf
+from clir.filters import Filter, FilterCache
+from clir.fusion import Candidates, FusionParams, Ranked, fuse, sort_desc
+from clir.results import Component, Hit, SearchResult
 from indexer.analyzers import analyzer_for
 from indexer.dense import DenseIndex
 from indexer.docstore import DocStore
 from indexer.encoders import Encoder, canonical_name, load_encoder
 from indexer.langid import resolve_query_lang
 from indexer.manifest import DOCSTORE, FAISS_FILE, SPARSE_DIR, check_encoder, load_manifest
-from indexer.sparse import SparseIndex
+from indexer.sparse import SparseIndex, top_k
 
 MODES = ("dense", "sparse", "hybrid")
 DEFAULT_DEPTH = 100
-
-
-@dataclass(frozen=True)
-class Component:
-    score: float
-    rank: int
-
-
-@dataclass
-class Hit:
-    row: int
-    id: str
-    rank: int
-    score: float
-    lang: str | None
-    dense: Component | None = None
-    sparse: Component | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "rank": self.rank,
-            "score": self.score,
-            "lang": self.lang,
-            "dense": None if self.dense is None else {"score": self.dense.score, "rank": self.dense.rank},
-            "sparse": None if self.sparse is None else {"score": self.sparse.score, "rank": self.sparse.rank},
-        }
-
-
-@dataclass
-class SearchResult:
-    query: str
-    query_lang: str | None
-    hits: list[Hit]
-    timing_ms: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "query": self.query,
-            "query_lang": self.query_lang,
-            "hits": [h.to_dict() for h in self.hits],
-            "timing_ms": self.timing_ms,
-        }
+DEFAULT_FUSION = FusionParams()
 
 
 def _ms(start: float) -> float:
@@ -86,13 +46,15 @@ class Retriever:
         self.dense = dense
         self.sparse = sparse
         self.encoder = encoder
+        self.filters = FilterCache(docstore)
         langs = [lang for lang in manifest.get("languages", {}) if lang != "und"]
         # Detection restricted to the collection's languages (plus English, the usual query language)
         # is far more reliable on short queries than open-set detection.
         self.query_lang_candidates = sorted({*langs, "en"})
         self._last_encoded: tuple[tuple[str, ...], np.ndarray] | None = None
-        # Load the language-ID model now rather than inside the first request.
-        self.resolve_lang("warm up", None)
+        # BM25 scoring runs here while the calling thread encodes (the encoders release the GIL).
+        self._sparse_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clir-sparse")
+        self.resolve_lang("warm up", None)  # load the language-ID model now, not in the first request
 
     @classmethod
     def open(cls, root: str | Path, *, encoder: str | Encoder | None = None, verify: bool = True,
@@ -122,82 +84,116 @@ class Retriever:
     def missing_documents(self, doc_ids: Sequence[str]) -> list[str]:
         return [doc_id for doc_id in doc_ids if self.docstore.row_of(doc_id) is None]
 
-    # -- components -----------------------------------------------------------------------------
-
     def resolve_lang(self, query: str, hint: str | None) -> str | None:
         return resolve_query_lang(query, hint, self.query_lang_candidates)[0]
 
-    def dense_candidates(self, vectors: np.ndarray, depth: int) -> list[Ranked]:
-        rows, scores = self.dense.search(vectors, depth)
-        return [Ranked.from_search(r, s) for r, s in zip(rows, scores, strict=True)]
-
-    def sparse_candidates(self, query: str, lang: str | None, depth: int) -> Ranked:
-        rows, scores = self.sparse.search(analyzer_for(lang).tokens(query), depth)
-        return Ranked(rows, scores)
-
-    def _encode(self, queries: tuple[str, ...]) -> np.ndarray:
+    def encode(self, queries: Sequence[str]) -> np.ndarray:
         """Encode, remembering the last batch: evaluating several configurations on the same batch of
         queries (dense, then hybrid) then encodes it once."""
+        key = tuple(queries)
         memo = self._last_encoded
-        if memo is not None and memo[0] == queries:
+        if memo is not None and memo[0] == key:
             return memo[1]
         vectors = self.encoder.encode_queries(list(queries))
-        self._last_encoded = (queries, vectors)
+        self._last_encoded = (key, vectors)
         return vectors
 
     # -- search ---------------------------------------------------------------------------------
 
     def search(self, query: str, *, k: int = 10, mode: str = "hybrid", query_lang: str | None = None,
-               depth: int | None = None, rrf_k: float = DEFAULT_RRF_K) -> SearchResult:
-        return self.search_batch([query], k=k, mode=mode, query_langs=[query_lang], depth=depth, rrf_k=rrf_k)[0]
+               depth: int | None = None, fusion: FusionParams | None = None,
+               filter: Filter | None = None) -> SearchResult:
+        return self.search_batch([query], k=k, mode=mode, query_langs=[query_lang], depth=depth, fusion=fusion,
+                                 filter=filter)[0]
 
     def search_batch(self, queries: Sequence[str], *, k: int = 10, mode: str = "hybrid",
                      query_langs: Sequence[str | None] | None = None, depth: int | None = None,
-                     rrf_k: float = DEFAULT_RRF_K) -> list[SearchResult]:
-        """Search several queries; their vectors are encoded as one batch."""
+                     fusion: FusionParams | None = None, filter: Filter | None = None,
+                     vectors: np.ndarray | None = None) -> list[SearchResult]:
+        """Search several queries; their vectors are encoded as one batch (or given as `vectors`)."""
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
         if k < 1:
             raise ConfigError("k must be at least 1")
+        fusion = fusion or DEFAULT_FUSION
         depth = max(k, depth or DEFAULT_DEPTH)
         hints = list(query_langs) if query_langs is not None else [None] * len(queries)
         t0 = time.perf_counter()
         langs = [self.resolve_lang(q, h) for q, h in zip(queries, hints, strict=True)]
-        dense_lists: list[Ranked] = [Ranked.empty()] * len(queries)
-        timing = {"encode": 0.0, "dense": 0.0, "sparse": 0.0}
+        allowed = self.filters.mask(filter)
+        timing = dict.fromkeys(("encode", "dense", "sparse"), 0.0)
+        pending = None
+        if mode != "dense":
+            pending = self._sparse_pool.submit(self._sparse_scores, queries, langs, allowed, timing)
+        dense_lists = [Ranked.empty()] * len(queries)
         if mode != "sparse":
             start = time.perf_counter()
-            vectors = self._encode(tuple(queries))
+            vectors = self.encode(queries) if vectors is None else vectors
             timing["encode"] = _ms(start)
             start = time.perf_counter()
-            dense_lists = self.dense_candidates(vectors, depth)
+            rows, scores = self.dense.search(vectors, depth, allowed)
+            dense_lists = [Ranked.from_search(r, s) for r, s in zip(rows, scores, strict=True)]
             timing["dense"] = _ms(start)
-        sparse_lists: list[Ranked] = [Ranked.empty()] * len(queries)
-        if mode != "dense":
-            start = time.perf_counter()
-            sparse_lists = [self.sparse_candidates(q, lang, depth) for q, lang in zip(queries, langs, strict=True)]
-            timing["sparse"] = _ms(start)
+        sparse_scores = pending.result() if pending is not None else [None] * len(queries)
         results = []
-        for query, lang, dense, sparse in zip(queries, langs, dense_lists, sparse_lists, strict=True):
+        for i, query in enumerate(queries):
             start = time.perf_counter()
-            fused = dense if mode == "dense" else sparse if mode == "sparse" else rrf([dense, sparse], k=rrf_k)
-            hits = self._hits(fused.top(k), dense, sparse)
+            if mode == "hybrid":
+                hits = self._fused_hits(vectors[i], dense_lists[i], sparse_scores[i], langs[i], depth, k, fusion)
+            elif mode == "dense":
+                hits = self._list_hits(dense_lists[i].top(k), "dense")
+            else:
+                hits = self._list_hits(Ranked(*top_k(sparse_scores[i], k)), "sparse")
             per_query = {name: round(value / len(queries), 3) for name, value in timing.items()}
             per_query["fuse"] = _ms(start)
             per_query["total"] = round(_ms(t0) / len(queries), 3)
-            results.append(SearchResult(query, lang, hits, per_query))
+            results.append(SearchResult(query, langs[i], hits, per_query))
         return results
 
-    def _hits(self, fused: Ranked, dense: Ranked, sparse: Ranked) -> list[Hit]:
-        dense_ranks = dense.ranks_of(fused.rows)
-        sparse_ranks = sparse.ranks_of(fused.rows)
+    def _sparse_scores(self, queries: Sequence[str], langs: Sequence[str | None], allowed: np.ndarray | None,
+                       timing: dict[str, float]) -> list[np.ndarray]:
+        start = time.perf_counter()
+        out = []
+        for query, lang in zip(queries, langs, strict=True):
+            scores = self.sparse.scores(analyzer_for(lang).tokens(query))
+            if allowed is not None:
+                scores[~allowed] = 0.0
+            out.append(scores)
+        timing["sparse"] = _ms(start)
+        return out
+
+    def candidates(self, vector: np.ndarray, dense: Ranked, sparse_scores: np.ndarray, depth: int) -> Candidates:
+        """Union of the dense and sparse top-`depth` lists with exact scores from both sides."""
+        sparse = Ranked(*top_k(sparse_scores, depth))
+        extra = np.setdiff1d(sparse.rows, dense.rows, assume_unique=True)
+        rows = np.concatenate([dense.rows, extra])
+        dense_scores = np.concatenate([dense.scores, self.dense.reconstruct(extra) @ vector if len(extra) else []])
+        sparse_top = np.zeros(depth, dtype=np.float32)
+        sparse_top[: len(sparse)] = sparse.scores
+        return Candidates(rows=rows, dense=dense_scores.astype(np.float32), sparse=sparse_scores[rows],
+                          dense_rank=dense.ranks_of(rows), sparse_rank=sparse.ranks_of(rows), sparse_top=sparse_top)
+
+    def _fused_hits(self, vector: np.ndarray, dense: Ranked, sparse_scores: np.ndarray, lang: str | None,
+                    depth: int, k: int, fusion: FusionParams) -> list[Hit]:
+        c = self.candidates(vector, dense, sparse_scores, depth)
+        same_lang = self.docstore.langs[c.rows] == (lang or "\0")
+        fused = sort_desc(np.arange(len(c)), fuse(c, fusion, same_lang)).top(k)
         hits = []
-        for i, (row, score) in enumerate(zip(fused.rows.tolist(), fused.scores.tolist(), strict=True)):
-            dr, sr = int(dense_ranks[i]), int(sparse_ranks[i])
-            hits.append(Hit(
-                row=row, id=self.docstore.ids[row], rank=i + 1, score=float(score),
-                lang=self.docstore.langs[row] or None,
-                dense=Component(float(dense.scores[dr - 1]), dr) if dr else None,
-                sparse=Component(float(sparse.scores[sr - 1]), sr) if sr else None,
-            ))
+        for rank, (i, score) in enumerate(zip(fused.rows.tolist(), fused.scores.tolist(), strict=True), 1):
+            dr, sr = int(c.dense_rank[i]), int(c.sparse_rank[i])
+            hits.append(self._hit(int(c.rows[i]), rank, score,
+                                  Component(float(c.dense[i]), dr or None),
+                                  Component(float(c.sparse[i]), sr or None)))
         return hits
+
+    def _list_hits(self, ranked: Ranked, side: str) -> list[Hit]:
+        hits = []
+        for rank, (row, score) in enumerate(zip(ranked.rows.tolist(), ranked.scores.tolist(), strict=True), 1):
+            component = Component(float(score), rank)
+            hits.append(self._hit(row, rank, float(score), *((component, None) if side == "dense" else
+                                                              (None, component))))
+        return hits
+
+    def _hit(self, row: int, rank: int, score: float, dense: Component | None, sparse: Component | None) -> Hit:
+        return Hit(row=row, id=self.docstore.ids[row], rank=rank, score=score,
+                   lang=self.docstore.langs[row] or None, dense=dense, sparse=sparse)

@@ -25,6 +25,7 @@ def add_eval_parser(sub: argparse._SubParsersAction, positive_int: Any) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64, help="queries encoded per batch")
     p.add_argument("--max-queries", type=positive_int, default=None, help="evaluate a reproducible sample")
     p.add_argument("--sample-seed", type=int, default=0)
+    p.add_argument("--embed-cache", type=Path, default=None, help="reuse query vectors from this cache folder")
     p.add_argument("--compare", type=Path, nargs="+", metavar="OUT", help="merge earlier eval folders instead")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--quiet", action="store_true")
@@ -38,6 +39,18 @@ def index_summary(retriever: Any) -> dict[str, Any]:
             "dense": manifest["dense"]["kind"], "created": manifest.get("created")}
 
 
+def open_retriever(index: Path, embed_cache: Path | None) -> Any:
+    from clir.retrieval import Retriever
+    from indexer.embed_cache import CachedEncoder
+    from indexer.encoders import load_encoder
+    from indexer.manifest import read_manifest
+
+    if embed_cache is None:
+        return Retriever.open(index)
+    encoder = CachedEncoder(load_encoder(read_manifest(index)["encoder"]["name"]), embed_cache)
+    return Retriever.open(index, encoder=encoder)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     if args.compare:
         merged = compare(args.compare, args.out)
@@ -45,11 +58,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return 0
     if not args.index or not args.dataset:
         raise ConfigError("clir eval needs --index and --dataset (or --compare OUT...)")
-    from clir.retrieval import Retriever
-
     configs = resolve_configs([c.strip() for c in args.configs.split(",") if c.strip()])
     baseline = args.baseline if args.baseline in configs else None
-    retriever = Retriever.open(args.index)
+    retriever = open_retriever(args.index, args.embed_cache)
     dataset = load_dataset(args.dataset, fmt=args.dataset_format, split=args.split, max_queries=args.max_queries,
                            sample_seed=args.sample_seed, clirudit_docs=args.clirudit_docs)
     run = run_evaluation(retriever, dataset, configs, args.out, depth=args.depth, batch_size=args.batch_size,

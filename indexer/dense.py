@@ -131,17 +131,35 @@ class DenseIndex:
             index.hnsw.efSearch = ef_search
         if kind == "ivfpq" and nprobe:
             faiss.extract_index_ivf(index).nprobe = nprobe
+        if kind == "ivfpq" and not isinstance(index, faiss.IndexRefine):
+            faiss.extract_index_ivf(index).make_direct_map()  # lets fusion reconstruct vectors by row
         return cls(index, kind)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k rows and inner-product scores per query; rows are -1 where fewer than k exist."""
+    def _params(self, selector: faiss.IDSelector) -> faiss.SearchParameters:
+        if self.kind == "hnsw":
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
+        if self.kind == "ivfpq":
+            ivf = faiss.SearchParametersIVF(sel=selector, nprobe=faiss.extract_index_ivf(self.index).nprobe)
+            if isinstance(self.index, faiss.IndexRefine):
+                return faiss.IndexRefineSearchParameters(k_factor=self.index.k_factor, base_index_params=ivf)
+            return ivf
+        return faiss.SearchParameters(sel=selector)
+
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows and inner-product scores per query; rows are -1 where fewer than k exist.
+
+        `allowed` (bool per row) filters inside FAISS (an ID selector), so a filter never empties a
+        result that over-fetching and post-filtering would have."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         k = max(1, min(k, self.n_vectors)) if self.n_vectors else 1
-        scores, rows = self.index.search(queries, k)
+        if allowed is None:
+            scores, rows = self.index.search(queries, k)
+        else:
+            bits = np.packbits(allowed, bitorder="little")  # must outlive the search call
+            selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+            scores, rows = self.index.search(queries, k, params=self._params(selector))
         return rows.astype(np.int64, copy=False), scores.astype(np.float32, copy=False)
 
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
         """Stored vectors (exact for flat/hnsw, PQ-decoded for ivfpq)."""
-        if self.kind == "ivfpq":
-            faiss.extract_index_ivf(self.index).make_direct_map()
         return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64).ravel())

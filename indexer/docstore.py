@@ -30,6 +30,15 @@ CREATE TABLE docs (
 """
 
 
+def metadata_sql(metadata: dict[str, Any]) -> tuple[str, list[Any]]:
+    """A WHERE clause matching every key=value pair (SQLite's JSON1 functions)."""
+    clauses, params = [], []
+    for key, value in metadata.items():
+        clauses.append("json_extract(metadata, ?) = ?")
+        params += ["$." + json.dumps(key), int(value) if isinstance(value, bool) else value]
+    return " AND ".join(clauses), params
+
+
 class DocStoreWriter:
     """Appends documents in row order; rows are 0-based and contiguous."""
 
@@ -106,6 +115,14 @@ class DocStore:
         return {
             r[0]: StoredDocument(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in cur.fetchall()
         }
+
+    def metadata_mask(self, metadata: dict[str, Any]) -> np.ndarray:
+        """Rows whose metadata holds every given key=value pair."""
+        where, params = metadata_sql(metadata)
+        rows = [r[0] for r in self._conn().execute(f"SELECT row FROM docs WHERE {where}", params)]
+        mask = np.zeros(len(self.ids), dtype=bool)
+        mask[rows] = True
+        return mask
 
     def get_by_id(self, doc_id: str) -> StoredDocument | None:
         row = self.row_of(doc_id)

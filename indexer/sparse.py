@@ -170,15 +170,20 @@ class SparseIndex:
             out[rows] += self._data[start:end] if count == 1 else self._data[start:end] * count
         return out
 
-    def search(self, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (rows int64, scores float32) by descending score, ties by row; only scores > 0."""
-        return _top_k(self.scores(tokens), k)
+    def search(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (rows int64, scores float32) by descending score, ties by row; only scores > 0.
+
+        `allowed` (bool per row) restricts the result to a filtered subset of the collection."""
+        scores = self.scores(tokens)
+        if allowed is not None:
+            scores[~allowed] = 0.0
+        return top_k(scores, k)
 
     def search_batch(self, token_lists: list[list[str]], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         return [self.search(tokens, k) for tokens in token_lists]
 
 
-def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     hits = np.flatnonzero(scores > 0)
     if k <= 0 or hits.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)

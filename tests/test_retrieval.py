@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from clir.errors import ConfigError
-from clir.fusion import Ranked, rrf
+from clir.fusion import Candidates, FusionParams, Ranked, fuse, sort_desc
 from clir.retrieval import Retriever
 
 
@@ -45,7 +45,8 @@ def test_sparse_uses_the_query_language_stemmer(retriever):
 
 
 def test_hybrid_reports_both_components_and_rrf_scores(retriever):
-    result = retriever.search("Cette montagne a une hauteur de trois mille mètres", k=5, mode="hybrid")
+    result = retriever.search("Cette montagne a une hauteur de trois mille mètres", k=5, mode="hybrid",
+                              fusion=FusionParams(method="rrf"))
     top = result.hits[0]
     assert top.id == "fr-mountain"
     assert top.dense.rank == 1 and top.sparse.rank == 1
@@ -74,18 +75,66 @@ def test_k_larger_than_collection(retriever):
     assert len(retriever.search("water", k=100, mode="dense").hits) == 24
 
 
+def _candidates(dense_rows, dense_scores, sparse_rows, sparse_scores) -> Candidates:
+    """Candidates for rows 0..9 from two hand-written top lists (absent: cosine 0.1, BM25 0)."""
+    dense = Ranked(np.array(dense_rows), np.array(dense_scores, dtype=np.float32))
+    sparse = Ranked(np.array(sparse_rows), np.array(sparse_scores, dtype=np.float32))
+    rows = np.arange(10)
+    d, s = np.full(10, 0.1, dtype=np.float32), np.zeros(10, dtype=np.float32)
+    d[dense.rows], s[sparse.rows] = dense.scores, sparse.scores
+    top = np.zeros(5, dtype=np.float32)
+    top[: len(sparse)] = sparse.scores
+    return Candidates(rows, d, s, dense.ranks_of(rows), sparse.ranks_of(rows), top)
+
+
 def test_rrf_by_hand():
-    a = Ranked(np.array([5, 3, 9]), np.array([0.9, 0.8, 0.1], dtype=np.float32))
-    b = Ranked(np.array([3, 7]), np.array([12.0, 4.0], dtype=np.float32))
-    fused = rrf([a, b], weights=[1.0, 2.0], k=60)
+    c = _candidates([5, 3, 9], [0.9, 0.8, 0.1], [3, 7], [12.0, 4.0])
+    scores = fuse(c, FusionParams(method="rrf", dense_weight=1.0, sparse_weight=2.0, rrf_k=60), np.zeros(10, bool))
     expected = {5: 1 / 61, 3: 1 / 62 + 2 / 61, 9: 1 / 63, 7: 2 / 62}
-    assert fused.rows.tolist() == sorted(expected, key=lambda r: -expected[r])
-    np.testing.assert_allclose(fused.scores, sorted(expected.values(), reverse=True), rtol=1e-6)
-    assert a.ranks_of(np.array([9, 7, 5])).tolist() == [3, 0, 1]
+    fused = sort_desc(c.rows, scores)
+    assert fused.rows[:4].tolist() == sorted(expected, key=lambda r: -expected[r])
+    np.testing.assert_allclose(scores[list(expected)], list(expected.values()), rtol=1e-9)
+    assert np.count_nonzero(scores) == 4
+    assert c.dense_rank[[9, 7, 5]].tolist() == [3, 0, 1]
 
 
-def test_rrf_ties_are_deterministic():
-    a = Ranked(np.array([4]), np.array([1.0], dtype=np.float32))
-    b = Ranked(np.array([2]), np.array([1.0], dtype=np.float32))
-    assert rrf([a, b]).rows.tolist() == [2, 4]
-    assert rrf([b, a]).rows.tolist() == [2, 4]
+def test_linear_by_hand():
+    c = _candidates([5, 3], [0.9, 0.5], [3, 7], [10.0, 5.0])
+    params = FusionParams(method="linear", dense_weight=1.0, sparse_weight=0.5, normalization="minmax")
+    scores = fuse(c, params, np.zeros(10, bool))
+    dense_mm = (c.dense - 0.1) / 0.8
+    sparse_mm = c.sparse / 10.0
+    np.testing.assert_allclose(scores, dense_mm + 0.5 * sparse_mm, rtol=1e-6)
+    z = fuse(c, params.with_(normalization="zscore"), np.zeros(10, bool))
+    np.testing.assert_allclose(z, (c.dense - c.dense.mean()) / c.dense.std()
+                               + 0.5 * (c.sparse - c.sparse.mean()) / c.sparse.std(), rtol=1e-5)
+
+
+def test_auto_adds_a_language_weighted_bonus_only_for_distinctive_matches():
+    # One document stands far above a flat BM25 list: a distinctive match (z-score 2 at 5 entries).
+    c = _candidates([1, 2, 3], [0.80, 0.79, 0.78], [3], [9.0])
+    params = FusionParams(same_lang_weight=0.1, cross_lang_weight=0.02, confidence_lo=0.0, confidence_hi=2.0)
+    same = np.zeros(10, bool)
+    same[3] = True
+    scores = fuse(c, params, same)
+    assert scores[3] == pytest.approx(0.78 + 0.1, rel=1e-6)
+    assert scores[1] == pytest.approx(0.80)
+    cross = fuse(c, params, np.zeros(10, bool))
+    assert cross[3] == pytest.approx(0.78 + 0.02, rel=1e-6)
+    # A flat BM25 list (every entry equal) carries no distinctive evidence: dense order is kept.
+    flat = _candidates([1, 2, 3], [0.80, 0.79, 0.78], [1, 2, 3, 4, 5], [3.0] * 5)
+    np.testing.assert_allclose(fuse(flat, params, np.ones(10, bool)), flat.dense)
+
+
+def test_ties_are_deterministic():
+    assert sort_desc(np.array([4, 2]), np.array([1.0, 1.0])).rows.tolist() == [2, 4]
+    assert sort_desc(np.array([2, 4]), np.array([1.0, 1.0])).rows.tolist() == [2, 4]
+
+
+def test_bad_fusion_params():
+    from clir.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown fusion method"):
+        FusionParams(method="max")
+    with pytest.raises(ConfigError, match="unknown normalization"):
+        FusionParams(normalization="l2")
