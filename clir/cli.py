@@ -93,6 +93,15 @@ def _add_data_parser(sub: argparse._SubParsersAction) -> None:
     x.set_defaults(func=_cmd_data_xquad)
 
 
+def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve an index over HTTP (settings also from CLIR_* variables)")
+    p.add_argument("--index", type=Path, default=None, help="index directory (default: $CLIR_INDEX)")
+    p.add_argument("--host", default=None, help="default 127.0.0.1 ($CLIR_HOST)")
+    p.add_argument("--port", type=_positive_int, default=None, help="default 8000 ($CLIR_PORT)")
+    p.add_argument("--workers", type=_positive_int, default=None, help="worker processes ($CLIR_WORKERS)")
+    p.set_defaults(func=_cmd_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="clir", description="Cross-lingual retrieval: index, search, evaluate, serve.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -100,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_parser(sub)
     _add_search_parser(sub)
     _add_data_parser(sub)
+    _add_serve_parser(sub)
     from eval.command import add_eval_parser
 
     add_eval_parser(sub, _positive_int)
@@ -170,6 +180,30 @@ def _cmd_data_xquad(args: argparse.Namespace) -> int:
     doc_langs = [lang.strip() for lang in args.doc_lang.split(",") if lang.strip()]
     counts = import_xquad_r(args.src, args.query_lang, doc_langs, args.unit, args.out, overwrite=args.overwrite)
     print(f"wrote {args.out}: {counts}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from app.settings import Settings
+    from indexer.manifest import load_manifest
+
+    flags = {"index": args.index, "host": args.host, "port": args.port, "workers": args.workers}
+    for name, value in flags.items():
+        if value is not None:  # flags override the environment, and worker processes read it
+            os.environ[f"CLIR_{name.upper()}"] = str(value)
+    settings = Settings()
+    load_manifest(settings.index, verify=settings.verify_checksums)  # fail here, in one line, not per worker
+    if settings.workers == 1:
+        from app.main import create_app
+
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+    else:
+        uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level=settings.log_level)
     return 0
 
 

@@ -7,7 +7,7 @@ index was built with, runs dense (FAISS) and sparse (BM25) retrieval and fuses t
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ class Retriever:
         self.query_lang_candidates = sorted({*langs, "en"})
         self._last_encoded: tuple[tuple[str, ...], np.ndarray] | None = None
         # BM25 scoring runs here while the calling thread encodes (the encoders release the GIL).
-        self._sparse_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clir-sparse")
+        self._sparse_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clir-sparse")
         self.resolve_lang("warm up", None)  # load the language-ID model now, not in the first request
 
     @classmethod
@@ -109,8 +109,9 @@ class Retriever:
     def search_batch(self, queries: Sequence[str], *, k: int = 10, mode: str = "hybrid",
                      query_langs: Sequence[str | None] | None = None, depth: int | None = None,
                      fusion: FusionParams | None = None, filter: Filter | None = None,
-                     vectors: np.ndarray | None = None) -> list[SearchResult]:
-        """Search several queries; their vectors are encoded as one batch (or given as `vectors`)."""
+                     encode: Callable[[Sequence[str]], np.ndarray] | None = None) -> list[SearchResult]:
+        """Search several queries; their vectors are encoded as one batch (by `encode` when given,
+        e.g. the service's micro-batcher)."""
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
         if k < 1:
@@ -128,7 +129,7 @@ class Retriever:
         dense_lists = [Ranked.empty()] * len(queries)
         if mode != "sparse":
             start = time.perf_counter()
-            vectors = self.encode(queries) if vectors is None else vectors
+            vectors = (encode or self.encode)(queries)
             timing["encode"] = _ms(start)
             start = time.perf_counter()
             rows, scores = self.dense.search(vectors, depth, allowed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,9 @@ from eval.runner import CONFIGS, resolve_configs, run_evaluation
 
 def add_eval_parser(sub: argparse._SubParsersAction, positive_int: Any) -> None:
     p = sub.add_parser("eval", help="evaluate an index on a test collection (TREC runs, measures, report)")
-    p.add_argument("--index", type=Path, help="index directory")
+    p.add_argument("--index", type=Path, help="index directory (in-process evaluation)")
+    p.add_argument("--server", default=None, metavar="URL", help="evaluate through a running service instead")
+    p.add_argument("--api-key", default=None, help="X-API-Key for --server (default: $CLIR_API_KEY)")
     p.add_argument("--dataset", type=Path, help="BEIR folder or folder of CLIRudit parquet files")
     p.add_argument("--dataset-format", default="auto", choices=("auto", *DATASET_FORMATS))
     p.add_argument("--split", default="test", help="qrels split (CLIRudit: en_fr.test by default)")
@@ -56,22 +59,30 @@ def cmd_eval(args: argparse.Namespace) -> int:
         merged = compare(args.compare, args.out)
         print(f"compared {len(merged['configs'])} runs into {args.out}/report.md")
         return 0
-    if not args.index or not args.dataset:
-        raise ConfigError("clir eval needs --index and --dataset (or --compare OUT...)")
+    if not args.dataset or bool(args.index) == bool(args.server):
+        raise ConfigError("clir eval needs --dataset and one of --index DIR or --server URL (or --compare OUT...)")
     configs = resolve_configs([c.strip() for c in args.configs.split(",") if c.strip()])
     baseline = args.baseline if args.baseline in configs else None
-    retriever = open_retriever(args.index, args.embed_cache)
+    if args.server:
+        from eval.client import RemoteSearcher
+
+        searcher: Any = RemoteSearcher(args.server, args.api_key or os.environ.get("CLIR_API_KEY"))
+        summary = searcher.summary()
+    else:
+        searcher = open_retriever(args.index, args.embed_cache)
+        summary = index_summary(searcher)
     dataset = load_dataset(args.dataset, fmt=args.dataset_format, split=args.split, max_queries=args.max_queries,
                            sample_seed=args.sample_seed, clirudit_docs=args.clirudit_docs)
-    run = run_evaluation(retriever, dataset, configs, args.out, depth=args.depth, batch_size=args.batch_size,
+    run = run_evaluation(searcher, dataset, configs, args.out, depth=args.depth, batch_size=args.batch_size,
                          show_progress=not args.quiet)
     metrics = build_metrics(
         run,
         dataset={"path": str(dataset.path), "format": dataset.format, "split": dataset.split},
-        index=index_summary(retriever),
+        index=summary,
         baseline=baseline,
         warnings=dataset.warnings.to_dict(),
-        settings={"depth": args.depth, "configs": configs, "max_queries": args.max_queries,
+        settings={"depth": args.depth, "configs": {name: repr(opts) for name, opts in configs.items()},
+                  "max_queries": args.max_queries,
                   "sample_seed": args.sample_seed, "batch_size": args.batch_size},
     )
     write_per_query(run, args.out / "per_query.tsv")

@@ -65,7 +65,8 @@ def evaluate_one(name: str, importer: Any, work: Path, encoder: CachedEncoder, c
     run = run_evaluation(retriever, dataset, configs, out, show_progress=False)
     metrics = build_metrics(run, dataset={"path": str(dataset_dir), "format": "beir", "split": "test"},
                             index=index_summary(retriever), baseline="dense",
-                            warnings=dataset.warnings.to_dict(), settings={"depth": 100, "configs": configs})
+                            warnings=dataset.warnings.to_dict(),
+                            settings={"depth": 100, "configs": {n: repr(o) for n, o in configs.items()}})
     write_per_query(run, out / "per_query.tsv")
     write_report(metrics, out)
     return metrics
@@ -107,7 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
     parser.add_argument("--work", type=Path, default=Path("runs/dev"))
-    parser.add_argument("--configs", default="dense,sparse,hybrid")
+    parser.add_argument("--configs", default="dense,sparse,rrf,linear,hybrid")
     parser.add_argument("--only", default="tatoeba,xquad")
     parser.add_argument("--update-readme", type=Path, default=None)
     args = parser.parse_args()

@@ -17,14 +17,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from clir.errors import ClirError, ConfigError
+from clir.fusion import FusionParams
 from eval.dataset import EvalDataset
 from eval.measures import Run, per_query
 
-# Named configurations: keyword arguments for search_batch. The service issue adds fusion variants.
+# Named configurations: keyword arguments for search_batch. `hybrid` is the service's default
+# (language-aware fusion); `rrf` and `linear` are the naive fusions it is compared with.
 CONFIGS: dict[str, dict[str, Any]] = {
     "dense": {"mode": "dense"},
     "sparse": {"mode": "sparse"},
-    "hybrid": {"mode": "hybrid"},
+    "hybrid": {"mode": "hybrid", "fusion": FusionParams()},
+    "rrf": {"mode": "hybrid", "fusion": FusionParams(method="rrf", rrf_k=60)},
+    "linear": {"mode": "hybrid", "fusion": FusionParams(method="linear", normalization="minmax")},
 }
 
 

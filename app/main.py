@@ -1,0 +1,96 @@
+"""FastAPI application: a thin HTTP skin over the retrieval core (`app.service.SearchService`).
+
+Run with `clir serve --index DIR` or `uvicorn --factory app.main:create_app` (settings from CLIR_*).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+import clir
+from app.metrics import CONTENT_TYPE, Metrics
+from app.routes import router
+from app.service import QueryError, SearchService
+from app.settings import Settings, get_settings
+from clir.errors import ClirError
+
+OPEN_PATHS = {"/health"}
+
+
+def _unprocessable(field: str, message: str) -> JSONResponse:
+    loc = ["body", *field.split(".")] if field else ["body"]
+    return JSONResponse(status_code=422, content={"detail": [{"loc": loc, "msg": message, "type": "value_error"}]})
+
+
+def _install_guards(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await _guarded(request, call_next)
+        # The route template (/documents/{doc_id}) keeps the label set small; unknown paths share one.
+        endpoint = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.observe(f"{request.method} {endpoint}", response.status_code, time.perf_counter() - start)
+        return response
+
+    async def _guarded(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if api_key and request.url.path not in OPEN_PATHS:
+            given = request.headers.get("x-api-key", "")
+            if not secrets.compare_digest(given.encode(), api_key.encode()):
+                return JSONResponse(status_code=401, content={"detail": "missing or invalid X-API-Key header"})
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_body_bytes:
+            return JSONResponse(status_code=413,
+                                content={"detail": f"request body over {settings.max_body_bytes} bytes"})
+        return await call_next(request)
+
+    @app.exception_handler(QueryError)
+    async def query_error(_: Request, exc: QueryError) -> JSONResponse:
+        return _unprocessable(exc.field, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own shape, with a one-line summary naming the fields first.
+        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        return JSONResponse(status_code=422, content={"message": summary, "detail": errors})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app and load the index now: a bad index stops start-up with one line."""
+    settings = settings or get_settings()
+    try:
+        service = SearchService(settings)
+    except ClirError as exc:
+        print(f"clir: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    metrics = Metrics()
+    metrics.documents.set(len(service.retriever))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+
+    app = FastAPI(title="clir", version=clir.__version__, lifespan=lifespan,
+                  description="Cross-lingual retrieval: multilingual dense + language-aware BM25, fused.")
+    app.state.service = service
+    app.state.metrics = metrics
+    app.state.settings = settings
+    _install_guards(app, settings, metrics)
+    app.include_router(router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(await run_in_threadpool(metrics.render), media_type=CONTENT_TYPE)
+
+    return app

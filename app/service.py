@@ -1,0 +1,129 @@
+"""The service layer: request options -> one retrieval-core call -> response payload.
+
+Routes stay thin: they validate, call `SearchService` in a worker thread, and return its dicts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import faiss
+
+from app.batching import MicroBatcher
+from app.schemas import BatchQuery, FusionOptions, SearchOptions
+from app.settings import Settings
+from clir.errors import ConfigError
+from clir.filters import Filter
+from clir.fusion import FusionParams
+from clir.results import SearchResult
+from clir.retrieval import Retriever
+from indexer.langid import validate_lang
+
+
+def fusion_params(options: FusionOptions) -> FusionParams:
+    return FusionParams(method=options.method, rrf_k=float(options.rrf_k), dense_weight=options.weights.dense,
+                        sparse_weight=options.weights.sparse, normalization=options.normalization)
+
+
+class QueryError(ValueError):
+    """A request that passed schema validation but cannot be served; becomes a 422 naming `field`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class SearchService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        faiss.omp_set_num_threads(settings.effective_threads())
+        self.retriever = Retriever.open(settings.index, verify=settings.verify_checksums,
+                                        ef_search=settings.ef_search, nprobe=settings.nprobe)
+        self.batcher = (MicroBatcher(self.retriever.encoder.encode_queries, settings.micro_batch_max)
+                        if settings.micro_batch else None)
+        self.started = time.time()
+
+    # -- validation that depends on settings ---------------------------------------------------
+
+    def _check_query(self, text: str, field: str) -> None:
+        if len(text) > self.settings.max_query_chars:
+            raise QueryError(field, f"query is {len(text)} characters; the limit is {self.settings.max_query_chars}")
+
+    def _lang(self, lang: str | None, field: str) -> str | None:
+        if lang is None:
+            return None
+        try:
+            return validate_lang(lang)
+        except ConfigError as exc:
+            raise QueryError(field, str(exc)) from exc
+
+    def _common(self, options: SearchOptions) -> dict[str, Any]:
+        if options.k > self.settings.max_k:
+            raise QueryError("k", f"k must be at most {self.settings.max_k}")
+        try:
+            flt = Filter.make(options.filter.lang, options.filter.metadata) if options.filter else None
+            fusion = fusion_params(options.fusion)
+        except ConfigError as exc:
+            raise QueryError("filter" if options.filter else "fusion", str(exc)) from exc
+        depth = options.fusion.depth or self.settings.default_depth
+        return {"k": options.k, "mode": options.mode, "fusion": fusion, "filter": flt, "depth": depth}
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(self, query: str, options: SearchOptions) -> dict[str, Any]:
+        self._check_query(query, "query")
+        common = self._common(options)
+        lang = self._lang(options.query_lang, "query_lang")
+        encode = self.batcher.encode if self.batcher else None
+        result = self.retriever.search_batch([query], query_langs=[lang], encode=encode, **common)[0]
+        return self.payload(result, options.include_text)
+
+    def search_batch(self, queries: list[str | BatchQuery], options: SearchOptions) -> dict[str, Any]:
+        if len(queries) > self.settings.max_batch:
+            raise QueryError("queries", f"{len(queries)} queries; the batch limit is {self.settings.max_batch}")
+        texts, langs = [], []
+        for i, q in enumerate(queries):
+            text, lang = (q, options.query_lang) if isinstance(q, str) else (q.query, q.query_lang)
+            self._check_query(text, f"queries.{i}")
+            texts.append(text)
+            langs.append(self._lang(lang, f"queries.{i}.query_lang" if isinstance(q, BatchQuery) else "query_lang"))
+        common = self._common(options)
+        start = time.perf_counter()
+        results = self.retriever.search_batch(texts, query_langs=langs, **common)
+        total = round((time.perf_counter() - start) * 1000, 3)
+        return {"results": [self.payload(r, options.include_text) for r in results],
+                "timing_ms": {"total": total, "per_query": round(total / len(results), 3)}}
+
+    def payload(self, result: SearchResult, include_text: bool) -> dict[str, Any]:
+        docs = self.retriever.docstore.get(h.row for h in result.hits)
+        hits = []
+        for hit in result.hits:
+            doc = docs[hit.row]
+            item = hit.to_dict() | {"title": doc.title}
+            if include_text:
+                item |= {"text": doc.text, "metadata": doc.metadata}
+            hits.append(item)
+        return {"query": result.query, "query_lang": result.query_lang, "hits": hits, "timing_ms": result.timing_ms}
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        doc = self.retriever.docstore.get_by_id(doc_id)
+        if doc is None:
+            return None
+        return {"id": doc.id, "title": doc.title, "text": doc.text, "lang": doc.lang, "metadata": doc.metadata}
+
+    def stats(self) -> dict[str, Any]:
+        m = self.retriever.manifest
+        return {
+            "index": str(self.retriever.root),
+            "format_version": m["format_version"],
+            "created": m.get("created"),
+            "documents": m["counts"]["documents"],
+            "languages": m.get("languages", {}),
+            "encoder": m["encoder"],
+            "dense": {"kind": m["dense"]["kind"]},
+            "sparse": {"vocab": m["counts"].get("vocab"), "params": m["sparse"]["params"]},
+            "uptime_s": round(time.time() - self.started, 1),
+            "micro_batching": None if self.batcher is None else
+            {"batches": self.batcher.batches, "queries": self.batcher.encoded},
+        }

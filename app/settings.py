@@ -1,0 +1,40 @@
+"""One settings object for the service: environment variables (CLIR_ prefix), overridable by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLIR_", extra="ignore")
+
+    index: Path = Field(Path("data/sample-index"), description="index directory to serve")
+    host: str = Field("127.0.0.1", description="address to bind")
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, description="uvicorn worker processes (each loads the index)")
+    api_key: SecretStr | None = Field(None, description="when set, every endpoint but /health needs X-API-Key")
+    verify_checksums: bool = Field(True, description="sha256 every index file at start-up")
+    threads: int = Field(0, ge=0, description="FAISS/OpenMP threads per worker; 0 = cores / workers")
+    max_query_chars: int = Field(2048, ge=1, description="longest accepted query")
+    max_k: int = Field(1000, ge=1)
+    max_batch: int = Field(256, ge=1, description="most queries in one /search/batch request")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted request body")
+    default_depth: int = Field(100, ge=1, description="candidates per retriever before fusion")
+    ef_search: int | None = Field(None, ge=1, description="HNSW efSearch override")
+    nprobe: int | None = Field(None, ge=1, description="IVF nprobe override")
+    micro_batch: bool = Field(True, description="encode concurrent single queries as one batch")
+    micro_batch_max: int = Field(32, ge=1)
+    log_level: str = Field("info")
+
+    def effective_threads(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

