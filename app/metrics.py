@@ -18,7 +18,6 @@ class Metrics:
         self.requests = PromCounter("clir_requests", "HTTP requests", ["endpoint", "status"], registry=self.registry)
         self.latency = Histogram("clir_request_seconds", "Request latency", ["endpoint"], registry=self.registry,
                                  buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-        self.queries = PromCounter("clir_queries", "Queries searched", ["mode"], registry=self.registry)
         self.documents = Gauge("clir_index_documents", "Documents in the served index", registry=self.registry)
         self._counts: Counter[str] = Counter()
         self._lock = Lock()
