@@ -23,7 +23,7 @@ $(SAMPLE_INDEX)/manifest.json: $(VENV)/.installed data/sample/corpus.jsonl
 	$(VENV)/bin/clir index --corpus data/sample --out $(SAMPLE_INDEX)
 
 demo: $(SAMPLE_INDEX)/manifest.json
-	$(PY) -m clir.demo --index $(SAMPLE_INDEX)
+	$(PY) -m clir.demo --index $(SAMPLE_INDEX) --port $(or $(PORT),8000)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -55,6 +55,18 @@ def _add_index_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bm25-b", type=float, default=0.75)
     p.add_argument("--embed-cache", type=Path, default=None,
                    help="reuse passage vectors from this cache folder (filled as it goes)")
+    x = p.add_argument_group("query-generation augmentation (xQG)")
+    x.add_argument("--xqg", default=None, metavar="SPEC", help="hf:MODEL | file:QUERIES.jsonl | openai:URL[#model]")
+    x.add_argument("--xqg-langs", default="en", help="languages to generate queries in (comma-separated)")
+    x.add_argument("--xqg-n", type=_positive_int, default=5, help="queries per passage and language")
+    x.add_argument("--xqg-alpha", type=float, default=0.01, help="blend weight of the generated queries")
+    x.add_argument("--xqg-aggregate", default="sum", choices=("sum", "mean"))
+    x.add_argument("--no-xqg-sparse", action="store_true", help="do not append the queries to the BM25 text")
+    x.add_argument("--xqg-prompt", default=None, help="prompt template ({language}, {title}, {passage})")
+    x.add_argument("--xqg-seed", type=int, default=0)
+    x.add_argument("--xqg-batch-size", type=_positive_int, default=8)
+    x.add_argument("--xqg-cache", type=Path, default=None,
+                   help="generated-queries cache (default: OUT.xqg-queries.jsonl)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_index)
 
@@ -116,6 +128,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _xqg_config(args: argparse.Namespace):  # noqa: ANN202 - XQGConfig | None, imported lazily
+    if not args.xqg:
+        return None
+    from indexer.xqg.augment import XQGConfig
+    from indexer.xqg.generators import DEFAULT_PROMPT
+
+    return XQGConfig(generator=args.xqg, langs=[x.strip() for x in args.xqg_langs.split(",") if x.strip()],
+                     n=args.xqg_n, alpha=args.xqg_alpha, aggregate=args.xqg_aggregate, sparse=not args.no_xqg_sparse,
+                     prompt=args.xqg_prompt or DEFAULT_PROMPT, seed=args.xqg_seed, batch_size=args.xqg_batch_size,
+                     cache=args.xqg_cache)
+
+
 def _cmd_index(args: argparse.Namespace) -> int:
     from indexer.build import BuildConfig, build_index, corpus_fingerprint
     from indexer.dense import DenseParams
@@ -131,6 +155,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
         dense=DenseParams(kind=args.faiss, hnsw_m=args.hnsw_m, ef_search=args.ef_search,
                           nlist=args.nlist, nprobe=args.nprobe),
         bm25=BM25Params(k1=args.bm25_k1, b=args.bm25_b),
+        xqg=_xqg_config(args),
         show_progress=not args.quiet,
     )
     docs = read_corpus(args.corpus, fmt, clirudit_split=args.clirudit_split)

@@ -52,6 +52,10 @@ class Retriever:
         # is far more reliable on short queries than open-set detection.
         self.query_lang_candidates = sorted({*langs, "en"})
         self._last_encoded: tuple[tuple[str, ...], np.ndarray] | None = None
+        # With xQG sparse expansion every document also carries text in the generation languages:
+        # BM25 evidence in those languages is same-language evidence.
+        xqg = manifest.get("xqg") or {}
+        self.expansion_langs = frozenset(xqg.get("langs", [])) if xqg.get("sparse_expansion") else frozenset()
         self._side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="clir-text")
         self.resolve_lang("warm up", None)  # load the language-ID model now, not in the first request
 
@@ -178,7 +182,10 @@ class Retriever:
     def _fused_hits(self, vector: np.ndarray, dense: Ranked, sparse_scores: np.ndarray, lang: str | None,
                     depth: int, k: int, fusion: FusionParams) -> list[Hit]:
         c = self.candidates(vector, dense, sparse_scores, depth)
-        same_lang = self.docstore.langs[c.rows] == (lang or "\0")
+        if lang is not None and lang in self.expansion_langs:
+            same_lang = np.ones(len(c), dtype=bool)
+        else:
+            same_lang = self.docstore.langs[c.rows] == (lang or "\0")
         fused = sort_desc(np.arange(len(c)), fuse(c, fusion, same_lang)).top(k)
         hits = []
         for rank, (i, score) in enumerate(zip(fused.rows.tolist(), fused.scores.tolist(), strict=True), 1):

@@ -95,9 +95,10 @@ def results_table(results: list[tuple[str, str, dict[str, Any]]], configs: list[
     return "\n".join(lines)
 
 
-def update_readme(readme: Path, table: str) -> None:
+def update_readme(readme: Path, table: str, markers: tuple[str, str] = MARKERS) -> None:
+    """Replace the text between the two marker comments with the table."""
     text = readme.read_text(encoding="utf-8")
-    start, end = MARKERS
+    start, end = markers
     if start not in text or end not in text:
         raise SystemExit(f"{readme}: no {start} ... {end} markers")
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)

@@ -34,6 +34,7 @@ from indexer.encoders import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, Encoder, load_
 from indexer.langid import detect_langs
 from indexer.manifest import DOCSTORE, FAISS_FILE, MANIFEST, SPARSE_DIR, write_manifest
 from indexer.sparse import BM25Params, SparseIndexBuilder
+from indexer.xqg.augment import Augmenter, XQGConfig
 
 log = logging.getLogger("clir.indexer")
 
@@ -44,6 +45,7 @@ class BuildConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     dense: DenseParams = field(default_factory=DenseParams)
     bm25: BM25Params = field(default_factory=BM25Params)
+    xqg: XQGConfig | None = None
     show_progress: bool = True
 
 
@@ -109,8 +111,9 @@ def corpus_fingerprint(path: Path) -> str:
 class _Builder:
     """Holds the per-build writers; `run` streams batches through them."""
 
-    def __init__(self, tmp: Path, encoder: Encoder, config: BuildConfig) -> None:
+    def __init__(self, tmp: Path, encoder: Encoder, config: BuildConfig, augmenter: Augmenter | None) -> None:
         self.tmp = tmp
+        self.augmenter = augmenter
         self.encoder = encoder
         self.config = config
         self.docstore = DocStoreWriter(tmp / DOCSTORE)
@@ -120,7 +123,8 @@ class _Builder:
         self.langs: Counter[str] = Counter()
         self.lang_source: Counter[str] = Counter()
 
-    def _side_work(self, batch: list[Document], texts: list[str]) -> None:
+    def _side_work(self, batch: list[Document], texts: list[str],
+                   generated: list[list[tuple[str, str]]] | None) -> None:
         """Language resolution, BM25 analysis and storage: runs while the encoder works on the batch."""
         missing = [i for i, d in enumerate(batch) if not d.lang]
         langs: list[str | None] = [d.lang.lower() if d.lang else None for d in batch]
@@ -128,7 +132,10 @@ class _Builder:
             langs[i] = lang
         self.lang_source.update(given=len(batch) - len(missing), detected=len(missing))
         self.langs.update(lang or "und" for lang in langs)
-        self.sparse.add(analyze_batch(texts, langs))
+        tokens = analyze_batch(texts, langs)
+        if generated is not None and self.augmenter is not None:
+            tokens = [own + extra for own, extra in zip(tokens, self.augmenter.sparse_tokens(generated), strict=True)]
+        self.sparse.add(tokens)
         self.docstore.add(batch, langs)
 
     def run(self, docs: Iterable[Document], total: int | None) -> None:
@@ -136,8 +143,11 @@ class _Builder:
         with ThreadPoolExecutor(max_workers=1) as pool:
             for batch in _batched(docs, self.config.batch_size):
                 texts = [passage_text(d) for d in batch]
-                pending = pool.submit(self._side_work, batch, texts)
+                generated = self.augmenter.queries(batch) if self.augmenter else None
+                pending = pool.submit(self._side_work, batch, texts, generated)
                 vectors = self.encoder.encode_passages(texts, batch_size=self.config.batch_size)
+                if generated is not None and self.augmenter is not None:
+                    vectors = self.augmenter.dense(vectors, generated, self.encoder)
                 self.vectors.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
                 pending.result()
                 bar.update(len(batch))
@@ -167,6 +177,7 @@ class _Builder:
                 "analyzer_version": ANALYZER_VERSION,
                 "analyzers": {lang: asdict(analyzer_for(lang).info()) for lang in sorted(self.langs)},
             },
+            "xqg": self.augmenter.manifest() if self.augmenter else None,
         }
 
 
@@ -191,7 +202,8 @@ def build_index(
     tmp.mkdir()
     started = time.perf_counter()
     try:
-        builder = _Builder(tmp, encoder, config)
+        augmenter = Augmenter.for_index(config.xqg, out) if config.xqg else None
+        builder = _Builder(tmp, encoder, config, augmenter)
         builder.run(docs, total)
         parts = builder.finish()
         seconds = time.perf_counter() - started
