@@ -107,6 +107,9 @@ def main() -> None:
         sets.append(collect(name, "cross", args.work / "indexes" / name, args.work / "datasets" / name, encoder))
     for x in TUNE_XQUAD:
         name = f"xquad-en-{x}"
+        if not (args.work / "indexes" / name / "manifest.json").is_file():
+            print(f"skipping {name}: not built yet (run make eval-dev first)")
+            continue
         sets.append(collect(name, "cross", args.work / "indexes" / name, args.work / "datasets" / name, encoder))
         same = args.work / "datasets" / f"xquad-{x}-{x}"
         if not (same / "corpus.jsonl").is_file():

@@ -4,6 +4,11 @@ manifest records, and the language-aware fusion treating expansion languages as 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +21,7 @@ from indexer.dense import DenseIndex
 from indexer.encoders import load_encoder
 from indexer.readers import read_corpus
 from indexer.xqg.augment import XQGConfig, blend
+from tests.test_xqg_generators import ChatServer, tiny_t5  # noqa: F401 - tiny_t5 is a fixture
 
 QUERIES = {
     "fr-cat": ["where does the cat sleep", "cat on the sofa"],
@@ -102,3 +108,43 @@ def test_bad_xqg_settings():
         XQGConfig(generator="file:x.jsonl", langs=["en"], alpha=1.5)
     with pytest.raises(ConfigError, match="aggregate"):
         XQGConfig(generator="file:x.jsonl", langs=["en"], aggregate="max")
+
+
+def test_hf_generator_end_to_end_into_an_index(mini_corpus: Path, tiny_t5: Path, tmp_path: Path):  # noqa: F811
+    config = BuildConfig(show_progress=False, xqg=XQGConfig(generator=f"hf:{tiny_t5}", langs=["en", "fr"], n=2,
+                                                            batch_size=8))
+    out = tmp_path / "idx"
+    manifest = build_index(read_corpus(mini_corpus), out, config)
+    assert manifest["xqg"]["generator"] == f"hf:{tiny_t5.resolve()}"
+    assert manifest["xqg"]["queries_generated"] > 24
+    cache = (tmp_path / "idx.xqg-queries.jsonl").read_text().splitlines()
+    assert len(cache) == 1 + 24 * 2  # header + one line per (document, language)
+    assert Retriever.open(out).search("cat", k=1, mode="dense").hits
+
+
+def _cached_entries(path: Path) -> int:
+    return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
+
+
+def test_killed_build_resumes_from_the_query_cache(mini_corpus: Path, tmp_path: Path):
+    out, cache = tmp_path / "idx", tmp_path / "idx.xqg-queries.jsonl"
+    with ChatServer(delay=0.15) as server:
+        cmd = [sys.executable, "-m", "clir.cli", "index", "--corpus", str(mini_corpus), "--out", str(out), "--quiet",
+               "--batch-size", "4", "--xqg", f"openai:{server.base_url}#tiny", "--xqg-langs", "en", "--xqg-n", "1"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while _cached_entries(cache) < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert not out.exists()
+        done_before = _cached_entries(cache)
+        assert 6 <= done_before < 24
+        asked_before = len(server.requests)
+        server.delay = 0.0
+        finished = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert finished.returncode == 0, finished.stderr
+        # Only the documents missing from the cache were sent to the generator again.
+        assert len(server.requests) - asked_before == 24 - done_before
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["xqg"]["queries_generated"] == 24 and _cached_entries(cache) == 24

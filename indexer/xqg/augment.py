@@ -24,7 +24,7 @@ from indexer.analyzers import analyzer_for
 from indexer.documents import Document
 from indexer.encoders import Encoder, l2_normalise
 from indexer.xqg.cache import QueryCache, generate_with_cache
-from indexer.xqg.generators import DEFAULT_PROMPT, load_generator
+from indexer.xqg.generators import DEFAULT_PROMPT, language_name, load_generator
 
 AGGREGATES = ("sum", "mean")
 
@@ -51,6 +51,8 @@ class XQGConfig:
             raise ConfigError("--xqg-n must be at least 1")
         if not self.langs:
             raise ConfigError("--xqg-langs needs at least one language")
+        for lang in self.langs:
+            language_name(lang)  # an unknown code fails now, not in the middle of a build
 
 
 def blend(passages: np.ndarray, queries: np.ndarray, owners: np.ndarray, alpha: float, aggregate: str) -> np.ndarray:
