@@ -33,9 +33,9 @@ class FusionParams:
     # the query's language / in another language, and the BM25 z-score range over which the bonus
     # ramps from 0 to full. Tuned on development data only (bench/tune_fusion.py, README).
     same_lang_weight: float = 0.1
-    cross_lang_weight: float = 0.02
-    confidence_lo: float = 2.0
-    confidence_hi: float = 6.0
+    cross_lang_weight: float = 0.01
+    confidence_lo: float = 1.0
+    confidence_hi: float = 9.0
 
     def __post_init__(self) -> None:
         if self.method not in FUSION_METHODS:
