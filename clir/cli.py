@@ -67,6 +67,8 @@ def _add_index_parser(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--xqg-batch-size", type=_positive_int, default=8)
     x.add_argument("--xqg-cache", type=Path, default=None,
                    help="generated-queries cache (default: OUT.xqg-queries.jsonl)")
+    p.add_argument("--skip-if-unchanged", action="store_true",
+                   help="do nothing when OUT is a valid index of the same corpus built with the same settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_index)
 
@@ -141,10 +143,10 @@ def _xqg_config(args: argparse.Namespace):  # noqa: ANN202 - XQGConfig | None, i
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from indexer.build import BuildConfig, build_index, corpus_fingerprint
+    from indexer.build import BuildConfig, build_index, corpus_fingerprint, is_up_to_date, settings_fingerprint
     from indexer.dense import DenseParams
     from indexer.embed_cache import CachedEncoder
-    from indexer.encoders import load_encoder
+    from indexer.encoders import canonical_name, load_encoder
     from indexer.readers import count_records, detect_format, read_corpus
     from indexer.sparse import BM25Params
 
@@ -159,7 +161,12 @@ def _cmd_index(args: argparse.Namespace) -> int:
         show_progress=not args.quiet,
     )
     docs = read_corpus(args.corpus, fmt, clirudit_split=args.clirudit_split)
-    corpus_info = {"path": str(args.corpus), "format": fmt, "sha256": corpus_fingerprint(args.corpus)}
+    corpus_info = {"path": str(args.corpus), "format": fmt, "sha256": corpus_fingerprint(args.corpus),
+                   "clirudit_split": args.clirudit_split}
+    encoder_name = canonical_name(args.encoder)
+    if args.skip_if_unchanged and is_up_to_date(args.out, settings_fingerprint(config, encoder_name, corpus_info)):
+        print(f"{args.out} is up to date (same corpus and settings); nothing to do")
+        return 0
     total = count_records(args.corpus, fmt, clirudit_split=args.clirudit_split)
     encoder = load_encoder(args.encoder)
     if args.embed_cache:

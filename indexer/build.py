@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import json
 import logging
 import os
 import shutil
@@ -25,7 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import clir
-from clir.errors import ConfigError
+from clir.errors import ClirError, ConfigError
 from indexer.analyzers import ANALYZER_VERSION, analyze_batch, analyzer_for
 from indexer.dense import DenseIndex, DenseParams, build_faiss
 from indexer.docstore import DocStoreWriter
@@ -94,6 +95,29 @@ def _install(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         tmp.rename(out)
+
+
+def settings_fingerprint(config: BuildConfig, encoder_name: str, corpus_info: dict[str, Any]) -> str:
+    """sha256 of everything that shapes an index: with the corpus's own sha256, equal fingerprints mean
+    rebuilding would produce the same index (progress bars and cache locations do not count)."""
+    xqg = None
+    if config.xqg is not None:
+        xqg = {k: v for k, v in asdict(config.xqg).items() if k != "cache"}
+    payload = {"encoder": encoder_name, "dense": config.dense.to_dict(), "bm25": asdict(config.bm25), "xqg": xqg,
+               "corpus": {k: corpus_info.get(k) for k in ("format", "sha256", "clirudit_split")},
+               "analyzer_version": ANALYZER_VERSION}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def is_up_to_date(out: Path, fingerprint: str) -> bool:
+    """True when `out` is a valid index built from the same corpus with the same settings."""
+    from indexer.manifest import load_manifest
+
+    try:
+        manifest = load_manifest(out, verify=True)
+    except ClirError:
+        return False
+    return manifest.get("build", {}).get("settings_sha256") == fingerprint
 
 
 def corpus_fingerprint(path: Path) -> str:
@@ -217,6 +241,7 @@ def build_index(
                 "corpus": corpus_info or {},
                 **parts,
                 "build": {"batch_size": config.batch_size, "seconds": round(seconds, 3),
+                          "settings_sha256": settings_fingerprint(config, encoder.name, corpus_info or {}),
                           "docs_per_s": round(n / seconds, 2) if seconds else None},
             },
         )

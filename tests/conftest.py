@@ -4,6 +4,8 @@ real default encoder, FAISS and BM25. Tests never read ../shared."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from indexer.readers import read_corpus
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_CORPUS = FIXTURES / "mini_corpus.jsonl"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +36,12 @@ def mini_index_copy(mini_index: Path, tmp_path: Path) -> Path:
     target = tmp_path / "copy"
     shutil.copytree(mini_index, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled sample corpus (data/sample), indexed by `clir index` as a user would."""
+    out = tmp_path_factory.mktemp("sample") / "index"
+    subprocess.run([sys.executable, "-m", "clir.cli", "index", "--corpus", str(SAMPLE), "--out", str(out), "--quiet"],
+                   check=True, capture_output=True, timeout=900)
+    return out

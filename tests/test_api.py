@@ -18,10 +18,6 @@ from fastapi.testclient import TestClient
 from app.batching import MicroBatcher
 from app.main import create_app
 from app.settings import Settings
-from indexer.build import BuildConfig, build_index
-from indexer.readers import read_corpus
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +25,6 @@ def client(mini_index: Path) -> TestClient:
     settings = Settings(index=mini_index, max_query_chars=200, max_batch=4, max_body_bytes=4096)
     with TestClient(create_app(settings)) as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sample") / "index"
-    build_index(read_corpus(SAMPLE), out, BuildConfig(show_progress=False))
-    return out
 
 
 def test_post_search(client: TestClient):
