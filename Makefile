@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 SAMPLE_INDEX ?= data/sample-index
 
-.PHONY: install demo test lint bench clean eval-dev
+.PHONY: install demo test lint bench clean eval-dev xqg-oracle tune-fusion
 
 install: $(VENV)/.installed
 
@@ -42,3 +42,11 @@ clean:
 SHARED ?= ../shared/data
 eval-dev: $(VENV)/.installed
 	$(PY) -m eval.dev --shared $(SHARED) --work runs/dev --update-readme README.md
+
+# README's xQG oracle table (needs the eval-dev work folder's datasets; reuses its caches)
+xqg-oracle: $(VENV)/.installed
+	$(PY) -m eval.xqg_oracle --shared $(SHARED) --work runs/dev --update-readme README.md
+
+# README's fusion tuning record (development data only)
+tune-fusion: $(VENV)/.installed
+	$(PY) bench/tune_fusion.py --shared $(SHARED) --work runs/dev --update-readme README.md

