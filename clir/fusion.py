@@ -33,9 +33,12 @@ class FusionParams:
     # the query's language / in another language, and the BM25 z-score range over which the bonus
     # ramps from 0 to full. Tuned on development data only (bench/tune_fusion.py, README).
     same_lang_weight: float = 0.1
-    cross_lang_weight: float = 0.01
-    confidence_lo: float = 1.0
-    confidence_hi: float = 9.0
+    cross_lang_weight: float = 0.02
+    confidence_lo: float = 2.0
+    confidence_hi: float = 10.0
+    # The bonus grows as (BM25 / top BM25) ** power: above 1 it goes to documents near BM25's top only,
+    # which keeps moderately matching same-language documents from crowding out other languages in a pool.
+    sparse_power: float = 2.0
 
     def __post_init__(self) -> None:
         if self.method not in FUSION_METHODS:
@@ -151,4 +154,4 @@ def fuse(c: Candidates, params: FusionParams, same_lang: np.ndarray) -> np.ndarr
     if confidence == 0.0:
         return dense
     weight = np.where(same_lang, params.same_lang_weight, params.cross_lang_weight)
-    return dense + confidence * weight * (c.sparse / float(c.sparse_top[0]))
+    return dense + confidence * weight * (c.sparse / float(c.sparse_top[0])) ** params.sparse_power
