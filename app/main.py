@@ -5,10 +5,7 @@ Run with `clir serve --index DIR` or `uvicorn --factory app.main:create_app` (se
 
 from __future__ import annotations
 
-import secrets
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
@@ -17,13 +14,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 import clir
+from app.guard import GuardMiddleware
 from app.metrics import CONTENT_TYPE, Metrics
 from app.routes import router
 from app.service import QueryError, SearchService
 from app.settings import Settings, get_settings
 from clir.errors import ClirError
-
-OPEN_PATHS = {"/health"}
 
 
 def _unprocessable(field: str, message: str) -> JSONResponse:
@@ -33,26 +29,7 @@ def _unprocessable(field: str, message: str) -> JSONResponse:
 
 def _install_guards(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        response = await _guarded(request, call_next)
-        # The route template (/documents/{doc_id}) keeps the label set small; unknown paths share one.
-        endpoint = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.observe(f"{request.method} {endpoint}", response.status_code, time.perf_counter() - start)
-        return response
-
-    async def _guarded(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if api_key and request.url.path not in OPEN_PATHS:
-            given = request.headers.get("x-api-key", "")
-            if not secrets.compare_digest(given.encode(), api_key.encode()):
-                return JSONResponse(status_code=401, content={"detail": "missing or invalid X-API-Key header"})
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse(status_code=413,
-                                content={"detail": f"request body over {settings.max_body_bytes} bytes"})
-        return await call_next(request)
+    app.add_middleware(GuardMiddleware, api_key=api_key, max_body_bytes=settings.max_body_bytes, metrics=metrics)
 
     @app.exception_handler(QueryError)
     async def query_error(_: Request, exc: QueryError) -> JSONResponse:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.schemas import BatchRequest, BatchResponse, DocumentOut, Mode, SearchOptions, SearchRequest, SearchResponse
+from app.schemas import BatchRequest, BatchResponse, DocumentOut, Mode, SearchRequest, SearchResponse
 from app.service import SearchService
 
 router = APIRouter()
@@ -23,26 +24,28 @@ def get_service(request: Request) -> SearchService:
 Service = Annotated[SearchService, Depends(get_service)]
 
 
+# The search routes return JSONResponse directly: the payload is built from already-typed values, and
+# skipping FastAPI's response re-validation saves about a millisecond per request. response_model
+# still documents the shape in OpenAPI.
+
+
 @router.post("/search", response_model=SearchResponse, summary="Search with one query")
-async def search(body: SearchRequest, service: Service) -> dict[str, Any]:
-    options = SearchOptions.model_validate(body.model_dump(exclude={"query"}))
-    return await run_in_threadpool(service.search, body.query, options)
+async def search(body: SearchRequest, service: Service) -> JSONResponse:
+    return JSONResponse(await run_in_threadpool(service.search, body.query, body))
 
 
 @router.get("/search", response_model=SearchResponse, summary="Search with one query (quick form)")
 async def search_get(service: Service, q: Annotated[str, Query(min_length=1)],
                      k: Annotated[int, Query(ge=1, le=1000)] = 10, mode: Mode = "hybrid",
                      lang: Annotated[str | None, Query(min_length=2, max_length=12)] = None,
-                     include_text: bool = False) -> dict[str, Any]:
+                     include_text: bool = False) -> JSONResponse:
     body = SearchRequest(query=q, k=k, mode=mode, query_lang=lang, include_text=include_text)
-    options = SearchOptions.model_validate(body.model_dump(exclude={"query"}))
-    return await run_in_threadpool(service.search, body.query, options)
+    return JSONResponse(await run_in_threadpool(service.search, body.query, body))
 
 
 @router.post("/search/batch", response_model=BatchResponse, summary="Search with many queries, encoded as one batch")
-async def search_batch(body: BatchRequest, service: Service) -> dict[str, Any]:
-    options = SearchOptions.model_validate(body.model_dump(exclude={"queries"}))
-    return await run_in_threadpool(service.search_batch, body.queries, options)
+async def search_batch(body: BatchRequest, service: Service) -> JSONResponse:
+    return JSONResponse(await run_in_threadpool(service.search_batch, body.queries, body))
 
 
 @router.get("/documents/{doc_id:path}", response_model=DocumentOut, summary="One stored document")

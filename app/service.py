@@ -5,6 +5,7 @@ Routes stay thin: they validate, call `SearchService` in a worker thread, and re
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -43,6 +44,8 @@ class SearchService:
         self.batcher = (MicroBatcher(self.retriever.encoder.encode_queries, settings.micro_batch_max)
                         if settings.micro_batch else None)
         self.started = time.time()
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
 
     # -- validation that depends on settings ---------------------------------------------------
 
@@ -75,8 +78,16 @@ class SearchService:
         self._check_query(query, "query")
         common = self._common(options)
         lang = self._lang(options.query_lang, "query_lang")
-        encode = self.batcher.encode if self.batcher else None
-        result = self.retriever.search_batch([query], query_langs=[lang], encode=encode, **common)[0]
+        with self._inflight_lock:
+            self._inflight += 1
+            # A lone request encodes in its own thread: the hand-off to the batcher thread only pays
+            # when other requests are in flight to share the forward pass with.
+            encode = self.batcher.encode if self.batcher and self._inflight > 1 else None
+        try:
+            result = self.retriever.search_batch([query], query_langs=[lang], encode=encode, **common)[0]
+        finally:
+            with self._inflight_lock:
+                self._inflight -= 1
         return self.payload(result, options.include_text)
 
     def search_batch(self, queries: list[str | BatchQuery], options: SearchOptions) -> dict[str, Any]:

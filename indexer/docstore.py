@@ -85,7 +85,8 @@ class DocStore:
         pairs = cur.fetchall()
         self.ids: list[str] = [p[0] for p in pairs]
         self._row_of: dict[str, int] = {doc_id: row for row, doc_id in enumerate(self.ids)}
-        self.langs: np.ndarray = np.array([p[1] for p in pairs], dtype=object)
+        # A fixed-width string array: the fusion compares it with the query language per candidate.
+        self.langs: np.ndarray = np.array([p[1] for p in pairs], dtype=str)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
