@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from clir.errors import CorpusError
-from indexer.documents import Document, Query
+from indexer.documents import Query
 from indexer.readers import (
     count_records,
     read_qrels,
@@ -15,17 +15,10 @@ from indexer.readers import (
 )
 from tests.test_readers import assert_one_line_error, write_jsonl
 
-CLIRUDIT = Path(__file__).parent / "fixtures" / "clirudit"
-
 RECORDS = [
     {"_id": "d1", "title": "Chat", "text": "Le chat dort.", "lang": "fr", "metadata": {"src": "a"}},
     {"_id": "d2", "text": "The dog runs.", "lang": "EN", "url": "http://x"},
     {"_id": "d3", "title": "Nur ein Titel", "text": ""},
-]
-EXPECTED = [
-    Document(id="d1", text="Le chat dort.", title="Chat", lang="fr", metadata={"src": "a"}),
-    Document(id="d2", text="The dog runs.", title="", lang="en", metadata={"url": "http://x"}),
-    Document(id="d3", text="", title="Nur ein Titel", lang=None, metadata={}),
 ]
 
 # --------------------------------------------------------------------------- queries and qrels
