@@ -27,7 +27,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     CLIR_HOST=0.0.0.0 \
     CLIR_PORT=8000 \
     CLIR_INDEX=/index \
-    CLIR_CORPUS=/corpus
+    CLIR_CORPUS=/opt/clir/sample
 RUN useradd --create-home --uid 10001 clir \
     && mkdir -p /index /corpus /models /runs \
     && chown clir:clir /index /models /runs
@@ -37,6 +37,8 @@ COPY data/sample /opt/clir/sample
 USER clir
 WORKDIR /home/clir
 EXPOSE 8000
+# `docker run -p 8000:8000 clir` indexes and serves the bundled sample; mount a corpus and set
+# CLIR_CORPUS=/corpus (as docker-compose.yml does) for your own.
 # /models: sentence-transformers models for `st:` encoders (mount a volume; HF_HUB_OFFLINE=1 keeps them local).
 VOLUME ["/index", "/models"]
 HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=3 \
