@@ -6,7 +6,6 @@ Run with `clir serve --index DIR` or `uvicorn --factory app.main:create_app` (se
 from __future__ import annotations
 
 import sys
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -24,7 +23,8 @@ from clir.errors import ClirError
 
 def _unprocessable(field: str, message: str) -> JSONResponse:
     loc = ["body", *field.split(".")] if field else ["body"]
-    return JSONResponse(status_code=422, content={"detail": [{"loc": loc, "msg": message, "type": "value_error"}]})
+    detail = [{"loc": loc, "msg": message, "type": "value_error"}]
+    return JSONResponse(status_code=422, content={"message": f"{'.'.join(loc)}: {message}", "detail": detail})
 
 
 def _install_guards(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
@@ -54,11 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     metrics.documents.set(len(service.retriever))
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI):
-        yield
-
-    app = FastAPI(title="clir", version=clir.__version__, lifespan=lifespan,
+    app = FastAPI(title="clir", version=clir.__version__,
                   description="Cross-lingual retrieval: multilingual dense + language-aware BM25, fused.")
     app.state.service = service
     app.state.metrics = metrics
