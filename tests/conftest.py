@@ -1,5 +1,5 @@
 """Shared fixtures: a small multilingual corpus (tests/fixtures) indexed once per session with the
-real default encoder, FAISS and BM25. Tests never read ../shared."""
+real default encoder, FAISS and BM25. Tests use only fixtures inside the repository."""
 
 from __future__ import annotations
 
