@@ -107,13 +107,13 @@ class SearchService:
                 "timing_ms": {"total": total, "per_query": round(total / len(results), 3)}}
 
     def payload(self, result: SearchResult, include_text: bool) -> dict[str, Any]:
-        docs = self.retriever.docstore.get(h.row for h in result.hits)
+        store = self.retriever.docstore
+        docs = store.get(h.row for h in result.hits) if include_text else {}
         hits = []
         for hit in result.hits:
-            doc = docs[hit.row]
-            item = hit.to_dict() | {"title": doc.title}
+            item = hit.to_dict() | {"title": store.titles[hit.row]}
             if include_text:
-                item |= {"text": doc.text, "metadata": doc.metadata}
+                item |= {"text": docs[hit.row].text, "metadata": docs[hit.row].metadata}
             hits.append(item)
         return {"query": result.query, "query_lang": result.query_lang, "hits": hits, "timing_ms": result.timing_ms}
 

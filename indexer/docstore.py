@@ -81,9 +81,12 @@ class DocStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        cur = self._conn().execute("SELECT id, COALESCE(lang, '') FROM docs ORDER BY row")
+        cur = self._conn().execute("SELECT id, COALESCE(lang, ''), title FROM docs ORDER BY row")
         pairs = cur.fetchall()
         self.ids: list[str] = [p[0] for p in pairs]
+        # Titles are short and every hit shows one: serving them from memory keeps SQLite off the
+        # default search path (texts and metadata are read only when a request asks for them).
+        self.titles: list[str] = [p[2] for p in pairs]
         self._row_of: dict[str, int] = {doc_id: row for row, doc_id in enumerate(self.ids)}
         # A fixed-width string array: the fusion compares it with the query language per candidate.
         self.langs: np.ndarray = np.array([p[1] for p in pairs], dtype=str)
