@@ -11,8 +11,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clir.errors import ClirError
+
+if TYPE_CHECKING:
+    from indexer.xqg.augment import XQGConfig
 
 EXIT_USAGE = 2
 
@@ -130,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _xqg_config(args: argparse.Namespace):  # noqa: ANN202 - XQGConfig | None, imported lazily
+def _xqg_config(args: argparse.Namespace) -> XQGConfig | None:
     if not args.xqg:
         return None
     from indexer.xqg.augment import XQGConfig

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from fastapi.testclient import TestClient
 from app.batching import MicroBatcher
 from app.main import create_app
 from app.settings import Settings
+from tests.helpers import free_port
 
 
 @pytest.fixture(scope="module")
@@ -153,14 +153,9 @@ def test_invalid_index_stops_startup_with_one_line(tmp_path: Path):
     assert "not a clir index" in done.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_real_uvicorn_process(mini_index: Path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CLIR_API_KEY": "k1", "CLIR_MICRO_BATCH": "true"}
     proc = subprocess.Popen([sys.executable, "-m", "clir.cli", "serve", "--index", str(mini_index), "--port",
                              str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

