@@ -66,7 +66,7 @@ def collect(name: str, kind: str, index_dir: Path, dataset_dir: Path, encoder: C
         d_rows, d_scores = retriever.dense.search(vectors, 100)
         for q, vec, dr, ds in zip(batch, vectors, d_rows, d_scores, strict=True):
             lang = retriever.resolve_lang(q.text, q.lang)
-            scores = retriever.sparse.scores(analyzer_for(lang).tokens(q.text))
+            scores = retriever.sparse.query_scores(analyzer_for(lang).tokens(q.text))
             c = retriever.candidates(vec, Ranked.from_search(dr, ds), scores, 100)
             pad = WIDTH - len(c)
             top = float(c.sparse_top[0])

@@ -11,6 +11,7 @@ Three methods:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -132,11 +133,15 @@ def sparse_confidence(sparse_top: np.ndarray, lo: float, hi: float) -> float:
     """0..1: how far BM25's best score stands above its top list (z-score), ramped between lo and hi."""
     if len(sparse_top) == 0 or sparse_top[0] <= 0:
         return 0.0
-    std = float(sparse_top.std())
+    # plain float arithmetic: numpy's mean/std/clip cost ~40 us of call overhead on a 100-score list
+    x = sparse_top.astype(np.float64)
+    mean = float(x.sum()) / len(x)
+    d = x - mean
+    std = math.sqrt(float(d @ d) / len(x))
     if std == 0:
         return 0.0
-    z = (float(sparse_top[0]) - float(sparse_top.mean())) / std
-    return float(np.clip((z - lo) / (hi - lo), 0.0, 1.0))
+    z = float(d[0]) / std
+    return min(1.0, max(0.0, (z - lo) / (hi - lo)))
 
 
 def fuse(c: Candidates, params: FusionParams, same_lang: np.ndarray) -> np.ndarray:

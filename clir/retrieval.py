@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from indexer.docstore import DocStore
 from indexer.encoders import Encoder, canonical_name, load_encoder
 from indexer.langid import resolve_query_lang
 from indexer.manifest import DOCSTORE, FAISS_FILE, SPARSE_DIR, check_encoder, load_manifest
-from indexer.sparse import SparseIndex, top_k
+from indexer.sparse import QueryScores, SparseIndex
 
 MODES = ("dense", "sparse", "hybrid")
 DEFAULT_DEPTH = 100
@@ -56,7 +55,6 @@ class Retriever:
         # BM25 evidence in those languages is same-language evidence.
         xqg = manifest.get("xqg") or {}
         self.expansion_langs = frozenset(xqg.get("langs", [])) if xqg.get("sparse_expansion") else frozenset()
-        self._side_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="clir-text")
         self.resolve_lang("warm up", None)  # load the language-ID model now, not in the first request
 
     @classmethod
@@ -125,8 +123,9 @@ class Retriever:
         t0 = time.perf_counter()
         allowed = self.filters.mask(filter)
         timing = dict.fromkeys(("encode", "dense", "sparse"), 0.0)
-        # Language ID and BM25 run in a worker thread while this one encodes (encoders release the GIL).
-        side = self._side_pool.submit(self._text_side, queries, hints, allowed, mode != "dense", timing)
+        # Language ID and BM25 run in this thread, before encoding. Overlapping them with encoding in a
+        # worker thread gained nothing measurable: the encoders already keep every core busy (OpenMP).
+        langs, sparse_scores = self._text_side(queries, hints, allowed, mode != "dense", timing)
         dense_lists = [Ranked.empty()] * len(queries)
         if mode != "sparse":
             start = time.perf_counter()
@@ -136,7 +135,6 @@ class Retriever:
             rows, scores = self.dense.search(vectors, depth, allowed)
             dense_lists = [Ranked.from_search(r, s) for r, s in zip(rows, scores, strict=True)]
             timing["dense"] = _ms(start)
-        langs, sparse_scores = side.result()
         results = []
         for i, query in enumerate(queries):
             start = time.perf_counter()
@@ -145,7 +143,7 @@ class Retriever:
             elif mode == "dense":
                 hits = self._list_hits(dense_lists[i].top(k), "dense")
             else:
-                hits = self._list_hits(Ranked(*top_k(sparse_scores[i], k)), "sparse")
+                hits = self._list_hits(Ranked(*sparse_scores[i].top(k)), "sparse")
             per_query = {name: round(value / len(queries), 3) for name, value in timing.items()}
             per_query["fuse"] = _ms(start)
             per_query["total"] = round(_ms(t0) / len(queries), 3)
@@ -153,33 +151,34 @@ class Retriever:
         return results
 
     def _text_side(self, queries: Sequence[str], hints: Sequence[str | None], allowed: np.ndarray | None,
-                   sparse: bool, timing: dict[str, float]) -> tuple[list[str | None], list[np.ndarray | None]]:
-        """Query languages, and BM25 scores of every row when the mode needs them."""
+                   sparse: bool, timing: dict[str, float]) -> tuple[list[str | None], list[QueryScores]]:
+        """Query languages, and BM25 scores when the mode needs them."""
         start = time.perf_counter()
         langs = [self.resolve_lang(q, h) for q, h in zip(queries, hints, strict=True)]
-        out: list[np.ndarray | None] = [None] * len(queries)
+        out = [QueryScores.empty()] * len(queries)
         for i, (query, lang) in enumerate(zip(queries, langs, strict=True)):
             if not sparse:
                 break
-            scores = self.sparse.scores(analyzer_for(lang).tokens(query))
-            if allowed is not None:
-                scores[~allowed] = 0.0
-            out[i] = scores
+            scores = self.sparse.query_scores(analyzer_for(lang).tokens(query))
+            out[i] = scores if allowed is None else scores.restrict(allowed)
         timing["sparse"] = _ms(start)
         return langs, out
 
-    def candidates(self, vector: np.ndarray, dense: Ranked, sparse_scores: np.ndarray, depth: int) -> Candidates:
+    def candidates(self, vector: np.ndarray, dense: Ranked, sparse_scores: QueryScores, depth: int) -> Candidates:
         """Union of the dense and sparse top-`depth` lists with exact scores from both sides."""
-        sparse = Ranked(*top_k(sparse_scores, depth))
-        extra = np.setdiff1d(sparse.rows, dense.rows, assume_unique=True)
+        sparse = Ranked(*sparse_scores.top(depth))
+        extra = sparse.rows[~np.isin(sparse.rows, dense.rows)]
         rows = np.concatenate([dense.rows, extra])
         dense_scores = np.concatenate([dense.scores, self.dense.reconstruct(extra) @ vector if len(extra) else []])
         sparse_top = np.zeros(depth, dtype=np.float32)
         sparse_top[: len(sparse)] = sparse.scores
-        return Candidates(rows=rows, dense=dense_scores.astype(np.float32), sparse=sparse_scores[rows],
-                          dense_rank=dense.ranks_of(rows), sparse_rank=sparse.ranks_of(rows), sparse_top=sparse_top)
+        # rows start with the dense list in its order, so their dense ranks are their positions
+        dense_rank = np.zeros(len(rows), dtype=np.int64)
+        dense_rank[: len(dense)] = np.arange(1, len(dense) + 1)
+        return Candidates(rows=rows, dense=dense_scores.astype(np.float32), sparse=sparse_scores.of(rows),
+                          dense_rank=dense_rank, sparse_rank=sparse.ranks_of(rows), sparse_top=sparse_top)
 
-    def _fused_hits(self, vector: np.ndarray, dense: Ranked, sparse_scores: np.ndarray, lang: str | None,
+    def _fused_hits(self, vector: np.ndarray, dense: Ranked, sparse_scores: QueryScores, lang: str | None,
                     depth: int, k: int, fusion: FusionParams) -> list[Hit]:
         c = self.candidates(vector, dense, sparse_scores, depth)
         if lang is not None and lang in self.expansion_langs:

@@ -10,6 +10,7 @@ and the shared base is never mutated.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -38,9 +39,16 @@ def _base_identifier() -> LanguageIdentifier:
 
 
 def _identifier(candidates: Sequence[str] | None) -> LanguageIdentifier:
-    base = _base_identifier()
     if not candidates:
-        return base
+        return _base_identifier()
+    # Canonicalising the candidate codes costs more than classifying a short query: remember the
+    # identifier per candidate sequence as given (the service passes the same one on every request).
+    return _identifier_for(tuple(candidates))
+
+
+@functools.lru_cache(maxsize=_MAX_CACHED_SETS)
+def _identifier_for(candidates: tuple[str, ...]) -> LanguageIdentifier:
+    base = _base_identifier()
     known = set(base.labels)
     # codes the model lacks cannot be predicted anyway; dropping them keeps the rest usable
     key = frozenset(c for c in (canonical_lang(x) for x in candidates) if c in known)

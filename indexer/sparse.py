@@ -157,44 +157,111 @@ class SparseIndex:
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every row, float32; a token repeated in the query counts each time."""
         out = np.zeros(self.n_docs, dtype=np.float32)
+        for rows, weights in self._postings(tokens):
+            # rows are distinct within one posting list, so fancy-index += is a correct scatter-add
+            out[rows] += weights
+        return out
+
+    def query_scores(self, tokens: list[str]) -> QueryScores:
+        """`scores` as a sparse vector: the rows scoring > 0 and their scores, equal to the last bit.
+
+        The search path uses this: a query's postings are usually a tiny fraction of the collection,
+        and a full score array costs a fresh page-faulted allocation plus a scan per query."""
+        postings = self._postings(tokens)
+        if sum(len(rows) for rows, _ in postings) > self.n_docs // 32:
+            # sorting long posting lists costs more than one pass over a full score array
+            out = self.scores(tokens)
+            rows = np.flatnonzero(out)
+            return QueryScores(rows, out[rows])
+        if not postings:
+            return QueryScores.empty()
+        rows = np.concatenate([r for r, _ in postings])
+        order = np.argsort(rows)
+        sorted_rows = rows[order]
+        first = np.concatenate([[True], sorted_rows[1:] != sorted_rows[:-1]])
+        slot = np.empty(len(rows), dtype=np.int64)
+        slot[order] = np.cumsum(first) - 1  # each posting's position among the distinct rows
+        rows = sorted_rows[first]
+        acc = np.zeros(len(rows), dtype=np.float32)
+        start = 0
+        for term_rows, weights in postings:  # float32 sums in the same term order as `scores`: equal bits
+            acc[slot[start : start + len(term_rows)]] += weights
+            start += len(term_rows)
+        keep = acc > 0  # a term in every document has idf 0
+        return QueryScores(rows[keep].astype(np.int64, copy=False), acc[keep])
+
+    def _postings(self, tokens: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(rows, BM25 contributions) per distinct query term; a repeated token counts each time."""
         vocab = self._vocab
         ids = [vocab[t] for t in tokens if t in vocab]
         if not ids:
-            return out
+            return []
         terms, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
-        starts = self._indptr[terms].tolist()
-        ends = self._indptr[terms + 1].tolist()
-        for start, end, count in zip(starts, ends, counts.tolist(), strict=True):
-            rows = self._indices[start:end]
-            # rows are distinct within one posting list, so fancy-index += is a correct scatter-add
-            out[rows] += self._data[start:end] if count == 1 else self._data[start:end] * count
+        out = []
+        for start, end, count in zip(self._indptr[terms].tolist(), self._indptr[terms + 1].tolist(), counts.tolist(),
+                                     strict=True):
+            data = self._data[start:end]
+            out.append((self._indices[start:end], data if count == 1 else data * count))
         return out
 
     def search(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (rows int64, scores float32) by descending score, ties by row; only scores > 0.
 
         `allowed` (bool per row) restricts the result to a filtered subset of the collection."""
-        scores = self.scores(tokens)
-        if allowed is not None:
-            scores[~allowed] = 0.0
-        return top_k(scores, k)
+        scores = self.query_scores(tokens)
+        return (scores if allowed is None else scores.restrict(allowed)).top(k)
 
     def search_batch(self, token_lists: list[list[str]], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         return [self.search(tokens, k) for tokens in token_lists]
 
 
+@dataclass(frozen=True)
+class QueryScores:
+    """One query's BM25 scores as a sparse vector: ascending rows (all scoring > 0) and their scores."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def empty(cls) -> QueryScores:
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def restrict(self, allowed: np.ndarray) -> QueryScores:
+        """Only the rows `allowed` (bool per row of the collection) keeps."""
+        keep = allowed[self.rows]
+        return QueryScores(self.rows[keep], self.scores[keep])
+
+    def of(self, rows: np.ndarray) -> np.ndarray:
+        """The score of each given row, 0 where it has none."""
+        if len(self.rows) == 0:
+            return np.zeros(len(rows), dtype=np.float32)
+        pos = np.minimum(np.searchsorted(self.rows, rows), len(self.rows) - 1)
+        return np.where(self.rows[pos] == rows, self.scores[pos], np.float32(0))
+
+    def top(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return _top(self.rows, self.scores, k)
+
+
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    hits = np.flatnonzero(scores > 0)
-    if k <= 0 or hits.size == 0:
+    """The k best rows of a full score array with a score > 0 (rows int64, scores float32), by
+    descending score, ties by row."""
+    rows = np.flatnonzero(scores > 0)
+    return _top(rows, scores[rows], k)
+
+
+def _top(rows: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of ascending `rows` with scores `vals` (> 0), by descending score, ties by row."""
+    if k <= 0 or rows.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    if hits.size > k:
-        vals = scores[hits]
-        kth = np.partition(vals, hits.size - k)[hits.size - k]
-        above = hits[vals > kth]
-        # hits is ascending, so the lowest rows win ties at the cut-off: stable across runs
-        tied = hits[vals == kth][: k - above.size]
-        hits = np.concatenate([above, tied])
-    vals = scores[hits]
-    order = np.lexsort((hits, -vals))
-    rows = hits[order].astype(np.int64)
-    return rows, scores[rows]
+    if rows.size > k:
+        kth = np.partition(vals, rows.size - k)[rows.size - k]
+        above = vals > kth
+        # rows are ascending, so the lowest rows win ties at the cut-off: stable across runs
+        tied = np.flatnonzero(vals == kth)[: k - int(above.sum())]
+        keep = np.concatenate([np.flatnonzero(above), tied])
+        rows, vals = rows[keep], vals[keep]
+    order = np.lexsort((rows, -vals))
+    return rows[order].astype(np.int64, copy=False), vals[order].astype(np.float32, copy=False)

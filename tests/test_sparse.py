@@ -12,7 +12,7 @@ from rank_bm25 import BM25Okapi
 
 from clir.errors import ConfigError, CorpusError, IndexFormatError
 from indexer.analyzers import analyze_batch, analyzer_for
-from indexer.sparse import BM25Params, SparseIndex, SparseIndexBuilder
+from indexer.sparse import BM25Params, SparseIndex, SparseIndexBuilder, top_k
 
 SUBJECTS = ["the river", "a small boat", "the old bridge", "fishermen", "the mill", "two herons",
             "the ferry", "children", "the lock keeper", "a barge"]
@@ -93,6 +93,27 @@ def test_rows_follow_insertion_order_including_empty_documents(tmp_path: Path) -
     assert index.search(["omega"], 5)[0].tolist() == [5]
     assert index.search(["gamma", "beta"], 5)[0].tolist() == [2]
     assert index.scores(["alpha"])[[1, 3, 6]].tolist() == [0, 0, 0]
+
+
+def test_query_scores_are_the_nonzero_scores_bit_for_bit(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    token_lists = [[f"t{x}" for x in rng.zipf(1.3, size=rng.integers(1, 40)) if x < 80] for _ in range(400)]
+    index = build(tmp_path, token_lists, batch=64)
+    queries = [["t1"], ["t3", "t7", "t7", "t40"], ["t2", "t9", "t11", "t2", "t2", "t60", "t13", "t5"], [],
+               ["never-seen"], [f"t{i}" for i in range(1, 80)]]  # the last one takes the full-array path
+    for query in queries:
+        full = index.scores(query)
+        sparse = index.query_scores(query)
+        nonzero = np.flatnonzero(full)
+        np.testing.assert_array_equal(sparse.rows, nonzero)
+        assert sparse.scores.dtype == np.float32 and sparse.scores.tobytes() == full[nonzero].tobytes()
+        probe = np.array([0, 3, 17, 199, 399])
+        np.testing.assert_array_equal(sparse.of(probe), full[probe])
+        allowed = np.arange(index.n_docs) % 3 == 0
+        kept = sparse.restrict(allowed)
+        assert np.all(kept.rows % 3 == 0) and len(kept) == int((full[allowed] > 0).sum())
+        for k in (1, 10, 1000):
+            np.testing.assert_array_equal(sparse.top(k)[0], top_k(full, k)[0])
 
 
 def test_corpus_of_empty_documents(tmp_path: Path) -> None:
