@@ -13,9 +13,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 import clir
+from app.bodies import add_body_schemas
 from app.guard import GuardMiddleware
 from app.metrics import CONTENT_TYPE, Metrics
 from app.routes import router
+from app.schemas import BatchRequest, SearchRequest
 from app.service import QueryError, SearchService
 from app.settings import Settings, get_settings
 from clir.errors import ClirError
@@ -61,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     _install_guards(app, settings, metrics)
     app.include_router(router)
+    app.openapi = add_body_schemas(app, [SearchRequest, BatchRequest])  # type: ignore[method-assign]
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

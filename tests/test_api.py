@@ -84,7 +84,14 @@ def test_documents_health_ready_stats_metrics_docs(client: TestClient):
     assert 'clir_requests_total{endpoint="POST /search",status="200"}' in metrics.text
     assert "clir_index_documents 24.0" in metrics.text
     assert client.get("/docs").status_code == 200
-    assert "/search/batch" in client.get("/openapi.json").json()["paths"]
+    spec = client.get("/openapi.json").json()
+    assert "/search/batch" in spec["paths"]
+    # the search routes parse their own bodies; OpenAPI must still show the request models
+    for path, model in (("/search", "SearchRequest"), ("/search/batch", "BatchRequest")):
+        body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert body == {"$ref": f"#/components/schemas/{model}"}
+    schemas = spec["components"]["schemas"]
+    assert "query" in schemas["SearchRequest"]["required"] and "FusionOptions" in schemas
 
 
 @pytest.mark.parametrize(
@@ -118,6 +125,8 @@ def test_batch_limits_and_malformed_json(client: TestClient):
     assert r.status_code == 422 and "queries" in r.json()["message"]
     r = client.post("/search", content=b'{"query": "unterminated', headers={"content-type": "application/json"})
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+    r = client.post("/search", content=b"", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["message"] == "body: Field required"
 
 
 def test_body_size_limit(client: TestClient):

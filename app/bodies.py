@@ -1,0 +1,53 @@
+"""JSON request bodies parsed by pydantic in one step, and documented in OpenAPI by hand.
+
+The search routes read the raw body and call `Model.model_validate_json` (JSON parsing and validation
+in pydantic-core) instead of declaring a body parameter: FastAPI's generic body path (JSON decode, then
+dependency solving, then validation of the dict) cost about 0.3 ms per request, a tenth of the
+latency budget the service may add to query encoding. Errors keep FastAPI's 422 shape ("loc" starts
+with "body"), and `request_body` / `add_body_schemas` put the same schemas into /openapi.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+M = TypeVar("M", bound=BaseModel)
+REF = "#/components/schemas/{model}"
+
+
+def parse_body(model: type[M], raw: bytes) -> M:
+    """The request body as `model`; malformed JSON or invalid fields raise FastAPI's 422 error."""
+    if not raw.strip():
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required"}])
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+def request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` for a route that parses `model` itself."""
+    schema = {"$ref": REF.format(model=model.__name__)}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def add_body_schemas(app: FastAPI, models: list[type[BaseModel]]) -> Callable[[], dict[str, Any]]:
+    """An `app.openapi` that also lists `models` (and the models they nest) under components."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    return openapi
