@@ -125,7 +125,7 @@ class Retriever:
         timing = dict.fromkeys(("encode", "dense", "sparse"), 0.0)
         # Language ID and BM25 run in this thread, before encoding. Overlapping them with encoding in a
         # worker thread gained nothing measurable: the encoders already keep every core busy (OpenMP).
-        langs, sparse_scores = self._text_side(queries, hints, allowed, mode != "dense", timing)
+        langs, sparse_scores = self._langs_and_bm25(queries, hints, allowed, mode != "dense", timing)
         dense_lists = [Ranked.empty()] * len(queries)
         if mode != "sparse":
             start = time.perf_counter()
@@ -150,7 +150,7 @@ class Retriever:
             results.append(SearchResult(query, langs[i], hits, per_query))
         return results
 
-    def _text_side(self, queries: Sequence[str], hints: Sequence[str | None], allowed: np.ndarray | None,
+    def _langs_and_bm25(self, queries: Sequence[str], hints: Sequence[str | None], allowed: np.ndarray | None,
                    sparse: bool, timing: dict[str, float]) -> tuple[list[str | None], list[QueryScores]]:
         """Query languages, and BM25 scores when the mode needs them."""
         start = time.perf_counter()
