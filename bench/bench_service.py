@@ -159,7 +159,7 @@ def main() -> None:
         encoder.encode_queries(queries[:5])
         # Raw encoding and the served request alternate query by query, so that drift in this shared
         # machine's speed hits both equally; the paired difference is the service's own cost.
-        raw, c1 = [], []
+        raw, c1, server = [], [], []
         # Each timed call starts on an idle machine: OpenMP workers spin for ~3 ms after an encode
         # returns (libgomp's default wait policy), and a spinning worker in one process (this one's raw
         # encode, or the server's last request) would otherwise steal a core from the next call.
@@ -171,8 +171,9 @@ def main() -> None:
             raw.append(time.perf_counter() - start)
             time.sleep(IDLE_GAP_S)
             start = time.perf_counter()
-            client.post("/search", {"query": q, **body})
+            reply = client.post("/search", {"query": q, **body})
             c1.append(time.perf_counter() - start)
+            server.append(json.loads(reply)["timing_ms"])
         client.close()
         c8, c8_rps = concurrent(base, queries, body, 8)
         start = time.perf_counter()
@@ -192,6 +193,10 @@ def main() -> None:
           f"{c8_rps:6.1f} req/s")
     print(f"{'p50 overhead over raw encode (c=1)':<36} {pct(c1, 50) - pct(raw, 50):+7.2f} ms   "
           f"(median of per-query differences {float(np.median(np.subtract(c1, raw))) * 1000:+.2f} ms)")
+    parts = {name: float(np.median([t[name] for t in server])) for name in server[0]}
+    http = float(np.median(np.subtract(c1, [t["total"] / 1000 for t in server]))) * 1000
+    print(f"{'  server-side medians (c=1)':<36} " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
+          + f" ms; HTTP + service layer {http:.2f} ms")
     print(f"{'raw batch encode (32/call)':<36} {raw_batch:7.1f} queries/s")
     print(f"{'POST /search/batch (32/request)':<36} {served_batch:7.1f} queries/s")
     print(f"(mean raw encode {statistics.mean(raw) * 1000:.2f} ms)")
