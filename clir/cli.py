@@ -236,10 +236,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if settings.workers == 1:
         from app.main import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+                    access_log=settings.access_log)
     else:
         uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=settings.log_level)
+                    workers=settings.workers, log_level=settings.log_level, access_log=settings.access_log)
     return 0
 
 

@@ -165,9 +165,9 @@ def test_invalid_index_stops_startup_with_one_line(tmp_path: Path):
 
 def test_real_uvicorn_process(mini_index: Path):
     port = free_port()
-    env = {**os.environ, "CLIR_API_KEY": "k1", "CLIR_MICRO_BATCH": "true"}
+    env = {**os.environ, "CLIR_API_KEY": "k1", "CLIR_MICRO_BATCH": "true", "CLIR_ACCESS_LOG": "true"}
     proc = subprocess.Popen([sys.executable, "-m", "clir.cli", "serve", "--index", str(mini_index), "--port",
-                             str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
@@ -199,6 +199,8 @@ def test_real_uvicorn_process(mini_index: Path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # CLIR_ACCESS_LOG=true turns uvicorn's access log on (it is off by default)
+    assert '"POST /search HTTP/1.1" 200' in proc.stdout.read().decode()
 
 
 def test_micro_batcher_coalesces_waiting_requests():
