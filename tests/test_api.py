@@ -76,6 +76,7 @@ def test_documents_health_ready_stats_metrics_docs(client: TestClient):
     assert client.get("/documents/no-such-doc").status_code == 404
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/ready").json() == {"status": "ready", "documents": 24}
+    assert client.post("/search", json={"query": "bicycle", "k": 1}).status_code == 200  # counted below
     stats = client.get("/stats").json()
     assert stats["documents"] == 24 and stats["encoder"]["dim"] == 384 and stats["uptime_s"] >= 0
     assert any(key.startswith("POST /search ") for key in stats["requests"])
