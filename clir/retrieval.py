@@ -151,7 +151,7 @@ class Retriever:
         return results
 
     def _langs_and_bm25(self, queries: Sequence[str], hints: Sequence[str | None], allowed: np.ndarray | None,
-                   sparse: bool, timing: dict[str, float]) -> tuple[list[str | None], list[QueryScores]]:
+                        sparse: bool, timing: dict[str, float]) -> tuple[list[str | None], list[QueryScores]]:
         """Query languages, and BM25 scores when the mode needs them."""
         start = time.perf_counter()
         langs = [self.resolve_lang(q, h) for q, h in zip(queries, hints, strict=True)]

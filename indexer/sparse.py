@@ -156,8 +156,11 @@ class SparseIndex:
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every row, float32; a token repeated in the query counts each time."""
+        return self._full(self._postings(tokens))
+
+    def _full(self, postings: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         out = np.zeros(self.n_docs, dtype=np.float32)
-        for rows, weights in self._postings(tokens):
+        for rows, weights in postings:
             # rows are distinct within one posting list, so fancy-index += is a correct scatter-add
             out[rows] += weights
         return out
@@ -168,13 +171,13 @@ class SparseIndex:
         The search path uses this: a query's postings are usually a tiny fraction of the collection,
         and a full score array costs a fresh page-faulted allocation plus a scan per query."""
         postings = self._postings(tokens)
-        if sum(len(rows) for rows, _ in postings) > self.n_docs // 32:
-            # sorting long posting lists costs more than one pass over a full score array
-            out = self.scores(tokens)
-            rows = np.flatnonzero(out)
-            return QueryScores(rows, out[rows])
         if not postings:
             return QueryScores.empty()
+        if sum(len(rows) for rows, _ in postings) > self.n_docs // 32:
+            # sorting long posting lists costs more than one pass over a full score array
+            out = self._full(postings)
+            rows = np.flatnonzero(out)
+            return QueryScores(rows, out[rows])
         rows = np.concatenate([r for r, _ in postings])
         order = np.argsort(rows)
         sorted_rows = rows[order]
