@@ -167,16 +167,26 @@ class Retriever:
     def candidates(self, vector: np.ndarray, dense: Ranked, sparse_scores: QueryScores, depth: int) -> Candidates:
         """Union of the dense and sparse top-`depth` lists with exact scores from both sides."""
         sparse = Ranked(*sparse_scores.top(depth))
-        extra = sparse.rows[~np.isin(sparse.rows, dense.rows)]
+        # One sort of the dense rows answers both "which sparse rows are new" and "where does each
+        # shared row sit in the dense list" (np.isin builds a table as long as the row range: 0.3 ms).
+        order = np.argsort(dense.rows)
+        pos = np.minimum(np.searchsorted(dense.rows[order], sparse.rows), max(len(dense) - 1, 0))
+        shared = dense.rows[order[pos]] == sparse.rows if len(dense) else np.zeros(len(sparse), dtype=bool)
+        extra_at = np.flatnonzero(~shared)
+        extra = sparse.rows[extra_at]
         rows = np.concatenate([dense.rows, extra])
         dense_scores = np.concatenate([dense.scores, self.dense.reconstruct(extra) @ vector if len(extra) else []])
         sparse_top = np.zeros(depth, dtype=np.float32)
         sparse_top[: len(sparse)] = sparse.scores
-        # rows start with the dense list in its order, so their dense ranks are their positions
+        # rows start with the dense list in its order, then the sparse-only rows in sparse order
         dense_rank = np.zeros(len(rows), dtype=np.int64)
         dense_rank[: len(dense)] = np.arange(1, len(dense) + 1)
-        return Candidates(rows=rows, dense=dense_scores.astype(np.float32), sparse=sparse_scores.of(rows),
-                          dense_rank=dense_rank, sparse_rank=sparse.ranks_of(rows), sparse_top=sparse_top)
+        sparse_rank = np.zeros(len(rows), dtype=np.int64)
+        sparse_rank[order[pos[shared]]] = np.flatnonzero(shared) + 1
+        sparse_rank[len(dense):] = extra_at + 1
+        sparse_of = np.concatenate([sparse_scores.of(dense.rows), sparse.scores[extra_at]])
+        return Candidates(rows=rows, dense=dense_scores.astype(np.float32), sparse=sparse_of,
+                          dense_rank=dense_rank, sparse_rank=sparse_rank, sparse_top=sparse_top)
 
     def _fused_hits(self, vector: np.ndarray, dense: Ranked, sparse_scores: QueryScores, lang: str | None,
                     depth: int, k: int, fusion: FusionParams) -> list[Hit]:
