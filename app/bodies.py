@@ -1,4 +1,5 @@
-"""JSON request bodies parsed by pydantic in one step, and documented in OpenAPI by hand.
+"""JSON bodies: requests parsed by pydantic in one step (documented in OpenAPI by hand), responses
+rendered by orjson.
 
 The search routes read the raw body and call `Model.model_validate_json` (JSON parsing and validation
 in pydantic-core) instead of declaring a body parameter: FastAPI's generic body path (JSON decode, then
@@ -12,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import FastAPI
+import orjson
+from fastapi import FastAPI, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ValidationError
@@ -31,6 +33,12 @@ def parse_body(model: type[M], raw: bytes) -> M:
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         raise RequestValidationError(errors) from None
+
+
+def json_response(payload: Any) -> Response:
+    """`payload` as an application/json response. The same compact JSON as Starlette's JSONResponse,
+    rendered ~5x faster: a search response is a hundred-odd floats."""
+    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 
 
 def request_body(model: type[BaseModel]) -> dict[str, Any]:

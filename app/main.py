@@ -10,11 +10,12 @@ import sys
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 import clir
 from app.bodies import add_body_schemas
+from app.errors import query_error_response, validation_error_response
 from app.guard import GuardMiddleware
+from app.hot import HotSearch
 from app.metrics import CONTENT_TYPE, Metrics
 from app.routes import router
 from app.schemas import BatchRequest, SearchRequest
@@ -23,26 +24,20 @@ from app.settings import Settings, get_settings
 from clir.errors import ClirError
 
 
-def _unprocessable(field: str, message: str) -> JSONResponse:
-    loc = ["body", *field.split(".")] if field else ["body"]
-    detail = [{"loc": loc, "msg": message, "type": "value_error"}]
-    return JSONResponse(status_code=422, content={"message": f"{'.'.join(loc)}: {message}", "detail": detail})
-
-
-def _install_guards(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+def _install_guards(app: FastAPI, settings: Settings, metrics: Metrics, service: SearchService) -> None:
+    # add_middleware puts each new layer outside the ones before: the hot path runs inside the guard,
+    # so API key, body limit and metrics apply to it as to every other route.
+    app.add_middleware(HotSearch, service=service)
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     app.add_middleware(GuardMiddleware, api_key=api_key, max_body_bytes=settings.max_body_bytes, metrics=metrics)
 
     @app.exception_handler(QueryError)
     async def query_error(_: Request, exc: QueryError) -> JSONResponse:
-        return _unprocessable(exc.field, str(exc))
+        return query_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI's own shape, with a one-line summary naming the fields first.
-        errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
-        summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
-        return JSONResponse(status_code=422, content={"message": summary, "detail": errors})
+        return validation_error_response(exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,12 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     app.state.metrics = metrics
     app.state.settings = settings
-    _install_guards(app, settings, metrics)
+    _install_guards(app, settings, metrics, service)
     app.include_router(router)
     app.openapi = add_body_schemas(app, [SearchRequest, BatchRequest])  # type: ignore[method-assign]
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
-        return Response(await run_in_threadpool(metrics.render), media_type=CONTENT_TYPE)
+        return Response(await service.offload(metrics.render), media_type=CONTENT_TYPE)
 
     return app

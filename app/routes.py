@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 
-from app.bodies import parse_body, request_body
+from app.bodies import json_response, parse_body, request_body
+from app.errors import query_error_response, validation_error_response
 from app.schemas import BatchRequest, BatchResponse, DocumentOut, Mode, SearchRequest, SearchResponse
-from app.service import SearchService
+from app.service import QueryError, SearchService
 
 router = APIRouter()
 
@@ -27,37 +27,49 @@ async def get_service(request: Request) -> SearchService:
 Service = Annotated[SearchService, Depends(get_service)]
 
 
-# The search routes parse their bodies with pydantic directly (app/bodies.py) and return JSONResponse:
-# the payload is built from already-typed values, and skipping FastAPI's response re-validation saves
-# about a millisecond per request. response_model and openapi_extra still document both in OpenAPI.
+# The search routes parse their bodies with pydantic directly (app/bodies.py) and render their own
+# responses: the payload is built from already-typed values, and skipping FastAPI's response
+# re-validation saves about a millisecond per request. response_model and openapi_extra still document
+# both in OpenAPI.
+
+
+async def search_response(service: SearchService, raw_body: bytes) -> Response:
+    """POST /search from the raw body to the response, errors included. Shared by the FastAPI route
+    below and the hot path in front of FastAPI's router (app/hot.py), so both answer alike."""
+    try:
+        body = parse_body(SearchRequest, raw_body)
+        return json_response(await service.offload(service.search, body.query, body))
+    except RequestValidationError as exc:
+        return validation_error_response(exc)
+    except QueryError as exc:
+        return query_error_response(exc)
 
 
 @router.post("/search", response_model=SearchResponse, summary="Search with one query",
              openapi_extra=request_body(SearchRequest))
-async def search(request: Request, service: Service) -> JSONResponse:
-    body = parse_body(SearchRequest, await request.body())
-    return JSONResponse(await run_in_threadpool(service.search, body.query, body))
+async def search(request: Request, service: Service) -> Response:
+    return await search_response(service, await request.body())
 
 
 @router.get("/search", response_model=SearchResponse, summary="Search with one query (quick form)")
 async def search_get(service: Service, q: Annotated[str, Query(min_length=1)],
                      k: Annotated[int, Query(ge=1, le=1000)] = 10, mode: Mode = "hybrid",
                      lang: Annotated[str | None, Query(min_length=2, max_length=12)] = None,
-                     include_text: bool = False) -> JSONResponse:
+                     include_text: bool = False) -> Response:
     body = SearchRequest(query=q, k=k, mode=mode, query_lang=lang, include_text=include_text)
-    return JSONResponse(await run_in_threadpool(service.search, body.query, body))
+    return json_response(await service.offload(service.search, body.query, body))
 
 
 @router.post("/search/batch", response_model=BatchResponse, summary="Search with many queries, encoded as one batch",
              openapi_extra=request_body(BatchRequest))
-async def search_batch(request: Request, service: Service) -> JSONResponse:
+async def search_batch(request: Request, service: Service) -> Response:
     body = parse_body(BatchRequest, await request.body())
-    return JSONResponse(await run_in_threadpool(service.search_batch, body.queries, body))
+    return json_response(await service.offload(service.search_batch, body.queries, body))
 
 
 @router.get("/documents/{doc_id:path}", response_model=DocumentOut, summary="One stored document")
 async def document(doc_id: str, service: Service) -> dict[str, Any]:
-    doc = await run_in_threadpool(service.document, doc_id)
+    doc = await service.offload(service.document, doc_id)
     if doc is None:
         raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}")
     return doc
