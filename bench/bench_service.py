@@ -9,9 +9,10 @@ Starts `clir serve` (uvicorn, 1 worker) on a free loopback port, then measures:
   raw batch encoding (32 queries per call)                          queries/s
 Every request loop is bounded in count; the server only listens on 127.0.0.1.
 
-Timed requests go through the standard library's http.client on one keep-alive connection per client
-thread: the cost measured is the server's, not the client library's (httpx adds ~0.5 ms per request
-on its own side; `--client httpx` measures with it instead).
+Timed requests go over one keep-alive connection per client thread, through a minimal HTTP/1.1 client
+on a raw socket (as wrk or hey would): the cost measured is the server's and the network stack's, not
+a client library's. `--client stdlib` (http.client, ~0.5 ms more per request on the client side) and
+`--client httpx` (~1 ms more) measure with those instead.
 """
 
 from __future__ import annotations
@@ -63,18 +64,61 @@ def start_server(index: Path, port: int, extra_env: dict[str, str]) -> subproces
     raise SystemExit("server did not become ready")
 
 
-class Client:
-    """POST JSON over one keep-alive connection, with http.client (lean) or httpx."""
+class RawHTTP:
+    """HTTP/1.1 POST on one keep-alive socket: the request bytes are written at once and the reply is
+    read by its Content-Length, with no header objects or parsing beyond that."""
 
-    def __init__(self, base: str, kind: str = "stdlib") -> None:
+    def __init__(self, host: str, port: int) -> None:
+        self.sock = socket.create_connection((host, port), timeout=300)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.host = f"{host}:{port}".encode()
+        self.buffer = b""
+
+    def post(self, path: str, data: bytes) -> tuple[int, bytes]:
+        head = (b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                % (path.encode(), self.host, len(data)))
+        self.sock.sendall(head + data)
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        header, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        lines = header.split(b"\r\n")
+        fields = dict(line.split(b":", 1) for line in lines[1:])
+        length = {k.strip().lower(): v for k, v in fields.items()}.get(b"content-length")
+        if length is None:
+            raise SystemExit(f"POST {path}: reply without Content-Length: {header[:200]!r}")
+        while len(self.buffer) < int(length):
+            self._fill()
+        body, self.buffer = self.buffer[: int(length)], self.buffer[int(length):]
+        return int(lines[0].split()[1]), body
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise SystemExit("server closed the connection")
+        self.buffer += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Client:
+    """POST JSON over one keep-alive connection: a raw socket (default), http.client or httpx."""
+
+    def __init__(self, base: str, kind: str = "raw") -> None:
         host, port = base.removeprefix("http://").split(":")
         self.kind = kind
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=300)
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=300) if kind == "stdlib" else None
         self.httpx = httpx.Client(base_url=base, timeout=300) if kind == "httpx" else None
+        self.raw = RawHTTP(host, int(port)) if kind == "raw" else None
 
     def post(self, path: str, body: dict) -> bytes:
         if self.httpx is not None:
             return self.httpx.post(path, json=body).raise_for_status().content
+        if self.raw is not None:
+            status, data = self.raw.post(path, json.dumps(body).encode())
+            if status != 200:
+                raise SystemExit(f"POST {path}: HTTP {status}: {data[:300]!r}")
+            return data
         self.conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
         response = self.conn.getresponse()
         data = response.read()
@@ -83,12 +127,15 @@ class Client:
         return data
 
     def close(self) -> None:
-        self.conn.close()
+        if self.conn is not None:
+            self.conn.close()
         if self.httpx is not None:
             self.httpx.close()
+        if self.raw is not None:
+            self.raw.close()
 
 
-CLIENT_KIND = "stdlib"
+CLIENT_KIND = "raw"
 IDLE_GAP_S = 0.01
 
 
@@ -142,7 +189,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300, help="queries per measurement")
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--label", default="")
-    parser.add_argument("--client", choices=("stdlib", "httpx"), default="stdlib",
+    parser.add_argument("--client", choices=("raw", "stdlib", "httpx"), default="raw",
                         help="HTTP client for the timed requests")
     args = parser.parse_args()
     global CLIENT_KIND

@@ -107,11 +107,13 @@ def build_faiss(vectors: np.ndarray, params: DenseParams, chunk: int = 65_536) -
 
 
 class DenseIndex:
-    """A loaded FAISS index plus its search-time knobs."""
+    """A loaded FAISS index plus its search-time knobs. The index must not grow once wrapped: a view of
+    its stored vectors is kept."""
 
     def __init__(self, index: faiss.Index, kind: str) -> None:
         self.index = index
         self.kind = kind
+        self._vectors = _stored_vectors(index)
 
     @property
     def n_vectors(self) -> int:
@@ -162,4 +164,17 @@ class DenseIndex:
 
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
         """Stored vectors (exact for flat/hnsw, PQ-decoded for ivfpq)."""
-        return self.index.reconstruct_batch(np.asarray(rows, dtype=np.int64).ravel())
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        if self._vectors is not None:
+            return self._vectors[rows]
+        return self.index.reconstruct_batch(rows)
+
+
+def _stored_vectors(index: faiss.Index) -> np.ndarray | None:
+    """A zero-copy (n, d) view of a flat or HNSW-flat index's float32 vectors, else None. Fusion gathers
+    the vectors of BM25-only candidates on every query; numpy's gather costs half FAISS's
+    reconstruct_batch (0.09 vs 0.18 ms for 100 rows, cold after an encode)."""
+    storage = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+    if not isinstance(storage, faiss.IndexFlat) or storage.ntotal == 0:
+        return None
+    return faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d).reshape(storage.ntotal, storage.d)
