@@ -47,10 +47,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index: Path, port: int, extra_env: dict[str, str]) -> subprocess.Popen:
-    env = {**os.environ, **extra_env}
-    proc = subprocess.Popen([sys.executable, "-m", "clir.cli", "serve", "--index", str(index), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def start_server(index: Path, port: int, extra_env: dict[str, str], checkout: Path | None = None) -> subprocess.Popen:
+    """`clir serve` on loopback; from another source tree when `checkout` is given."""
+    env = {**os.environ, **extra_env, **({"PYTHONPATH": str(checkout)} if checkout else {})}
+    proc = subprocess.Popen([sys.executable, "-m", "clir.cli", "serve", "--index", str(Path(index).resolve()),
+                             "--port", str(port)], env=env, cwd=checkout, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
