@@ -81,16 +81,6 @@ class Ranked:
     def top(self, k: int) -> Ranked:
         return Ranked(self.rows[:k], self.scores[:k])
 
-    def ranks_of(self, rows: np.ndarray) -> np.ndarray:
-        """1-based rank of each given row in this list, 0 where absent."""
-        if len(self.rows) == 0:
-            return np.zeros(len(rows), dtype=np.int64)
-        order = np.argsort(self.rows, kind="stable")
-        sorted_rows = self.rows[order]
-        pos = np.clip(np.searchsorted(sorted_rows, rows), 0, len(sorted_rows) - 1)
-        found = sorted_rows[pos] == rows
-        return np.where(found, order[pos] + 1, 0)
-
 
 def sort_desc(rows: np.ndarray, scores: np.ndarray) -> Ranked:
     """Sort by score descending, ties broken by row so results are deterministic."""

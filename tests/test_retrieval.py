@@ -84,7 +84,9 @@ def _candidates(dense_rows, dense_scores, sparse_rows, sparse_scores) -> Candida
     d[dense.rows], s[sparse.rows] = dense.scores, sparse.scores
     top = np.zeros(5, dtype=np.float32)
     top[: len(sparse)] = sparse.scores
-    return Candidates(rows, d, s, dense.ranks_of(rows), sparse.ranks_of(rows), top)
+    dense_rank, sparse_rank = np.zeros(10, dtype=np.int64), np.zeros(10, dtype=np.int64)
+    dense_rank[dense.rows], sparse_rank[sparse.rows] = np.arange(1, len(dense) + 1), np.arange(1, len(sparse) + 1)
+    return Candidates(rows, d, s, dense_rank, sparse_rank, top)
 
 
 def test_rrf_by_hand():
