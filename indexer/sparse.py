@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ log = logging.getLogger("clir.sparse")
 # bm25l / bm25+ add a per-term constant to every document (a non-occurrence array), which
 # breaks "only documents sharing a term score > 0"; they are not offered.
 METHODS = ("lucene", "robertson", "atire")
+# Below this many scored rows, `_top` sorts them all instead of partitioning first.
+_SORT_ALL = 1024
 _FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
           "vocab.index.json", "params.index.json")
 
@@ -194,17 +197,16 @@ class SparseIndex:
         return QueryScores(rows[keep].astype(np.int64, copy=False), acc[keep])
 
     def _postings(self, tokens: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(rows, BM25 contributions) per distinct query term; a repeated token counts each time."""
+        """(rows, BM25 contributions) per distinct query term in ascending id order; a repeated token
+        counts each time."""
         vocab = self._vocab
-        ids = [vocab[t] for t in tokens if t in vocab]
-        if not ids:
-            return []
-        terms, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+        # a handful of tokens: counting them in Python costs a tenth of np.unique's calls, cold
+        counts = Counter(vocab[t] for t in tokens if t in vocab)
         out = []
-        for start, end, count in zip(self._indptr[terms].tolist(), self._indptr[terms + 1].tolist(), counts.tolist(),
-                                     strict=True):
+        for term in sorted(counts):
+            start, end = int(self._indptr[term]), int(self._indptr[term + 1])
             data = self._data[start:end]
-            out.append((self._indices[start:end], data if count == 1 else data * count))
+            out.append((self._indices[start:end], data if counts[term] == 1 else data * counts[term]))
         return out
 
     def search(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -259,12 +261,13 @@ def _top(rows: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     """Top-k of ascending `rows` with scores `vals` (> 0), by descending score, ties by row."""
     if k <= 0 or rows.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    if rows.size > k:
+    # Up to ~1k postings one sort of them all is cheaper than the dozen calls of a partial selection.
+    if rows.size > max(k, _SORT_ALL):
         kth = np.partition(vals, rows.size - k)[rows.size - k]
         above = vals > kth
         # rows are ascending, so the lowest rows win ties at the cut-off: stable across runs
         tied = np.flatnonzero(vals == kth)[: k - int(above.sum())]
         keep = np.concatenate([np.flatnonzero(above), tied])
         rows, vals = rows[keep], vals[keep]
-    order = np.lexsort((rows, -vals))
+    order = np.lexsort((rows, -vals))[:k]
     return rows[order].astype(np.int64, copy=False), vals[order].astype(np.float32, copy=False)

@@ -116,6 +116,19 @@ def test_query_scores_are_the_nonzero_scores_bit_for_bit(tmp_path: Path) -> None
             np.testing.assert_array_equal(sparse.top(k)[0], top_k(full, k)[0])
 
 
+@pytest.mark.parametrize("n", [5, 300, 1024, 1025, 5000])
+def test_top_k_orders_by_score_then_row_on_both_sides_of_the_sort_all_cut(n: int) -> None:
+    rng = np.random.default_rng(n)
+    scores = np.zeros(6000, dtype=np.float32)
+    scores[rng.choice(6000, size=n, replace=False)] = rng.integers(1, 5, size=n)  # ties at every cut-off
+    rows = np.flatnonzero(scores)
+    for k in (1, 10, 100, n - 1, n, n + 3):
+        order = np.lexsort((rows, -scores[rows]))[: max(k, 0)]
+        got_rows, got_scores = top_k(scores, k)
+        assert got_rows.tolist() == rows[order].tolist()
+        assert got_scores.dtype == np.float32 and got_scores.tolist() == scores[rows[order]].tolist()
+
+
 def test_corpus_of_empty_documents(tmp_path: Path) -> None:
     index = build(tmp_path, [[], [], []])
     assert index.n_docs == 3 and index.vocab_size == 0
