@@ -16,6 +16,7 @@ import numpy as np
 from clir.errors import ConfigError
 
 FAISS_KINDS = ("auto", "flat", "hnsw", "ivfpq")
+HNSW_STORAGES = ("fp16", "float32")
 # Below this size an exact scan costs a few milliseconds: approximate search would only lose recall.
 EXACT_LIMIT = 100_000
 # Above this an HNSW graph's memory (~M*2*4 bytes/vector on top of the vectors) and build time dominate.
@@ -28,6 +29,10 @@ class DenseParams:
     hnsw_m: int = 32
     ef_construction: int = 200
     ef_search: int = 128
+    # How an HNSW graph stores its vectors. fp16 halves their memory, and search after a query
+    # encode (memory-latency bound) is ~12% faster, with the same recall on a 100k index
+    # (R@10 0.952 vs 0.950 against exact search; README "Latency").
+    hnsw_storage: str = "fp16"
     nlist: int | None = None  # IVF cells; default 4*sqrt(N)
     nprobe: int | None = None  # IVF cells visited per query; default nlist/8 (at least 8)
     pq_m: int | None = None  # PQ sub-quantizers; default dim/8 bytes per vector
@@ -84,6 +89,14 @@ def _build_ivfpq(vectors: np.ndarray, params: DenseParams) -> tuple[faiss.Index,
     return refined, info
 
 
+def _hnsw(dim: int, params: DenseParams) -> faiss.IndexHNSW:
+    if params.hnsw_storage == "float32":
+        return faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    if params.hnsw_storage == "fp16":  # needs no training: it is a plain conversion
+        return faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    raise ConfigError(f"unknown HNSW storage {params.hnsw_storage!r}: expected one of {', '.join(HNSW_STORAGES)}")
+
+
 def build_faiss(vectors: np.ndarray, params: DenseParams, chunk: int = 65_536) -> tuple[faiss.Index, dict]:
     """Build the index over all vectors (an np.memmap is fine: rows are added in chunks)."""
     n, dim = vectors.shape
@@ -92,10 +105,11 @@ def build_faiss(vectors: np.ndarray, params: DenseParams, chunk: int = 65_536) -
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
-        index = faiss.IndexHNSWFlat(dim, params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index = _hnsw(dim, params)
         index.hnsw.efConstruction = params.ef_construction
         index.hnsw.efSearch = params.ef_search
-        info.update(hnsw_m=params.hnsw_m, ef_construction=params.ef_construction, ef_search=params.ef_search)
+        info.update(hnsw_m=params.hnsw_m, ef_construction=params.ef_construction, ef_search=params.ef_search,
+                    hnsw_storage=params.hnsw_storage)
     else:
         if n == 0:
             raise ConfigError("an ivfpq index needs at least one vector to train on")
@@ -163,18 +177,25 @@ class DenseIndex:
         return rows.astype(np.int64, copy=False), scores.astype(np.float32, copy=False)
 
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
-        """Stored vectors (exact for flat/hnsw, PQ-decoded for ivfpq)."""
+        """Stored vectors as float32 (exact for flat and float32 HNSW, the fp16 values HNSW searched for
+        fp16 storage, PQ-decoded for ivfpq)."""
         rows = np.asarray(rows, dtype=np.int64).ravel()
         if self._vectors is not None:
-            return self._vectors[rows]
+            return self._vectors[rows].astype(np.float32, copy=False)
         return self.index.reconstruct_batch(rows)
 
 
 def _stored_vectors(index: faiss.Index) -> np.ndarray | None:
-    """A zero-copy (n, d) view of a flat or HNSW-flat index's float32 vectors, else None. Fusion gathers
-    the vectors of BM25-only candidates on every query; numpy's gather costs half FAISS's
-    reconstruct_batch (0.09 vs 0.18 ms for 100 rows, cold after an encode)."""
+    """A zero-copy (n, d) view of a flat index's or an HNSW graph's stored vectors (float32, or float16
+    for fp16 storage), else None. Fusion gathers the vectors of BM25-only candidates on every query;
+    numpy's gather costs half FAISS's reconstruct_batch (0.09 vs 0.18 ms for 100 rows, cold after an
+    encode)."""
     storage = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
-    if not isinstance(storage, faiss.IndexFlat) or storage.ntotal == 0:
+    if storage.ntotal == 0:
         return None
-    return faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d).reshape(storage.ntotal, storage.d)
+    if isinstance(storage, faiss.IndexFlat):
+        return faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d).reshape(storage.ntotal, storage.d)
+    if isinstance(storage, faiss.IndexScalarQuantizer) and storage.sq.qtype == faiss.ScalarQuantizer.QT_fp16:
+        codes = faiss.rev_swig_ptr(storage.codes.data(), storage.ntotal * storage.code_size)
+        return codes.view(np.float16).reshape(storage.ntotal, storage.d)
+    return None

@@ -19,13 +19,13 @@ def _fixture_vectors(n: int = 3000, dim: int = 64, seed: int = 7) -> tuple[np.nd
     return vectors.astype(np.float32), queries.astype(np.float32), targets
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
-def test_every_faiss_type_returns_flats_top1(kind, tmp_path):
+@pytest.mark.parametrize(("kind", "storage"), [("flat", None), ("hnsw", "fp16"), ("hnsw", "float32"), ("ivfpq", None)])
+def test_every_faiss_type_returns_flats_top1(kind, storage, tmp_path):
     vectors, queries, targets = _fixture_vectors()
     flat, _ = build_faiss(vectors, DenseParams(kind="flat"))
     flat_rows, _ = DenseIndex(flat, "flat").search(queries, 5)
     assert flat_rows[:, 0].tolist() == targets.tolist()
-    index, info = build_faiss(vectors, DenseParams(kind=kind))
+    index, info = build_faiss(vectors, DenseParams(kind=kind, hnsw_storage=storage or "fp16"))
     assert info["kind"] == kind
     DenseIndex(index, kind).save(tmp_path / "d.faiss")
     loaded = DenseIndex.load(tmp_path / "d.faiss", kind)
@@ -53,3 +53,30 @@ def test_reconstruct_returns_stored_vectors():
     vectors, _, _ = _fixture_vectors(n=50)
     index, _ = build_faiss(vectors, DenseParams(kind="flat"))
     np.testing.assert_allclose(DenseIndex(index, "flat").reconstruct(np.array([3, 7])), vectors[[3, 7]])
+
+
+@pytest.mark.parametrize("storage", ["fp16", "float32"])
+def test_hnsw_reconstructs_the_vectors_it_searched(storage, tmp_path):
+    vectors, queries, _ = _fixture_vectors(n=400)
+    index, info = build_faiss(vectors, DenseParams(kind="hnsw", hnsw_storage=storage))
+    assert info["hnsw_storage"] == storage
+    DenseIndex(index, "hnsw").save(tmp_path / "d.faiss")
+    dense = DenseIndex.load(tmp_path / "d.faiss", "hnsw")
+    rows = np.array([3, 399, 0, 3])
+    got = dense.reconstruct(rows)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, dense.index.reconstruct_batch(rows))
+    # fp16 keeps ~3 significant digits of each component; float32 is exact
+    np.testing.assert_allclose(got, vectors[rows], atol=1e-3 if storage == "fp16" else 0)
+    # the search's own scores are inner products with these stored vectors
+    top, scores = dense.search(queries[:4], 5)
+    recomputed = np.einsum("qkd,qd->qk", dense.reconstruct(top.ravel()).reshape(4, 5, -1), queries[:4])
+    np.testing.assert_allclose(scores, recomputed, atol=1e-5)
+    stored = dense._vectors
+    assert stored.nbytes == 400 * vectors.shape[1] * (2 if storage == "fp16" else 4)
+
+
+def test_unknown_hnsw_storage():
+    vectors, _, _ = _fixture_vectors(n=10)
+    with pytest.raises(ConfigError, match="unknown HNSW storage"):
+        build_faiss(vectors, DenseParams(kind="hnsw", hnsw_storage="int4"))
