@@ -149,7 +149,7 @@ def _xqg_config(args: argparse.Namespace) -> XQGConfig | None:
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from indexer.build import BuildConfig, build_index, corpus_fingerprint, is_up_to_date, settings_fingerprint
+    from indexer.build import BuildConfig, build_index, corpus_fingerprint, is_up_to_date
     from indexer.dense import DenseParams
     from indexer.embed_cache import CachedEncoder
     from indexer.encoders import canonical_name, load_encoder
@@ -170,7 +170,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
     corpus_info = {"path": str(args.corpus), "format": fmt, "sha256": corpus_fingerprint(args.corpus),
                    "clirudit_split": args.clirudit_split}
     encoder_name = canonical_name(args.encoder)
-    if args.skip_if_unchanged and is_up_to_date(args.out, settings_fingerprint(config, encoder_name, corpus_info)):
+    if args.skip_if_unchanged and is_up_to_date(args.out, config, encoder_name, corpus_info):
         print(f"{args.out} is up to date (same corpus and settings); nothing to do")
         return 0
     total = count_records(args.corpus, fmt, clirudit_split=args.clirudit_split)

@@ -97,19 +97,25 @@ def _install(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
-def settings_fingerprint(config: BuildConfig, encoder_name: str, corpus_info: dict[str, Any]) -> str:
+def settings_fingerprint(config: BuildConfig, encoder_name: str, corpus_info: dict[str, Any], dense_kind: str) -> str:
     """sha256 of everything that shapes an index: with the corpus's own sha256, equal fingerprints mean
-    rebuilding would produce the same index (progress bars and cache locations do not count)."""
+    rebuilding would produce the same index (progress bars and cache locations do not count).
+    `dense_kind` is the FAISS kind built (`auto` resolved)."""
     xqg = None
     if config.xqg is not None:
         xqg = {k: v for k, v in asdict(config.xqg).items() if k != "cache"}
-    payload = {"encoder": encoder_name, "dense": config.dense.to_dict(), "bm25": asdict(config.bm25), "xqg": xqg,
+    dense = config.dense.to_dict()
+    if dense_kind != "hnsw":
+        # shapes only HNSW graphs; left out elsewhere, fingerprints recorded before the option existed
+        # stay valid, so an upgrade does not rebuild (re-encode) unchanged flat or IVF indexes
+        del dense["hnsw_storage"]
+    payload = {"encoder": encoder_name, "dense": dense, "bm25": asdict(config.bm25), "xqg": xqg,
                "corpus": {k: corpus_info.get(k) for k in ("format", "sha256", "clirudit_split")},
                "analyzer_version": ANALYZER_VERSION}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def is_up_to_date(out: Path, fingerprint: str) -> bool:
+def is_up_to_date(out: Path, config: BuildConfig, encoder_name: str, corpus_info: dict[str, Any]) -> bool:
     """True when `out` is a valid index built from the same corpus with the same settings."""
     from indexer.manifest import load_manifest
 
@@ -117,6 +123,8 @@ def is_up_to_date(out: Path, fingerprint: str) -> bool:
         manifest = load_manifest(out, verify=True)
     except ClirError:
         return False
+    # the same corpus resolves `auto` to the same kind, so the existing index's kind is the one to check
+    fingerprint = settings_fingerprint(config, encoder_name, corpus_info, manifest["dense"]["kind"])
     return manifest.get("build", {}).get("settings_sha256") == fingerprint
 
 
@@ -241,7 +249,8 @@ def build_index(
                 "corpus": corpus_info or {},
                 **parts,
                 "build": {"batch_size": config.batch_size, "seconds": round(seconds, 3),
-                          "settings_sha256": settings_fingerprint(config, encoder.name, corpus_info or {}),
+                          "settings_sha256": settings_fingerprint(config, encoder.name, corpus_info or {},
+                                                                parts["dense"]["kind"]),
                           "docs_per_s": round(n / seconds, 2) if seconds else None},
             },
         )

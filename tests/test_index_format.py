@@ -14,9 +14,11 @@ import pytest
 
 from clir.errors import ConfigError, IndexFormatError
 from clir.retrieval import Retriever
-from indexer.build import BuildConfig, build_index
+from indexer.build import BuildConfig, build_index, is_up_to_date
+from indexer.dense import DenseParams
 from indexer.documents import Document
 from indexer.manifest import FORMAT_VERSION, MANIFEST, sha256_file
+from indexer.sparse import BM25Params
 
 
 def test_manifest_describes_the_index(mini_index: Path):
@@ -86,6 +88,23 @@ def test_rebuild_replaces_an_index_but_never_a_foreign_directory(tmp_path: Path)
     with pytest.raises(ConfigError, match="refusing to replace"):
         build_index(iter(docs), foreign, BuildConfig(show_progress=False))
     assert (foreign / "holiday.jpg").read_bytes() == b"precious"
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_up_to_date_only_weighs_settings_that_shape_the_built_kind(kind: str, tmp_path: Path):
+    docs = [Document(str(i), f"document numéro {i}", lang="fr") for i in range(30)]
+    corpus = {"format": "jsonl", "sha256": "c0ffee", "clirudit_split": None}
+    config = BuildConfig(show_progress=False, dense=DenseParams(kind=kind))
+    out = tmp_path / "idx"
+    manifest = build_index(iter(docs), out, config, corpus_info=corpus)
+    assert manifest["dense"]["kind"] == kind
+    assert is_up_to_date(out, config, manifest["encoder"]["name"], corpus)
+    other_storage = BuildConfig(show_progress=False, dense=DenseParams(kind=kind, hnsw_storage="float32"))
+    # HNSW storage shapes only an HNSW graph: a flat index stays up to date, an HNSW one does not
+    assert is_up_to_date(out, other_storage, manifest["encoder"]["name"], corpus) == (kind == "flat")
+    other_bm25 = BuildConfig(show_progress=False, dense=DenseParams(kind=kind), bm25=BM25Params(k1=1.5))
+    assert not is_up_to_date(out, other_bm25, manifest["encoder"]["name"], corpus)
+    assert not is_up_to_date(out, config, manifest["encoder"]["name"], {**corpus, "sha256": "beef"})
 
 
 def test_failed_build_leaves_nothing_at_the_target(tmp_path: Path):
