@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
@@ -80,3 +81,46 @@ def test_unknown_hnsw_storage():
     vectors, _, _ = _fixture_vectors(n=10)
     with pytest.raises(ConfigError, match="unknown HNSW storage"):
         build_faiss(vectors, DenseParams(kind="hnsw", hnsw_storage="int4"))
+
+
+def _two_clusters(n_far: int = 60, n_near: int = 3000, dim: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Many vectors around one direction, a few around an orthogonal one, and a query by the many: like
+    a collection whose vectors cluster by language, filtered to a language far from the query's."""
+    rng = np.random.default_rng(3)
+    near = np.eye(dim)[0] + 0.3 * rng.normal(size=(n_near, dim))
+    far = np.eye(dim)[1] + 0.3 * rng.normal(size=(n_far, dim))
+    vectors = np.vstack([near, far])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    allowed = np.zeros(len(vectors), dtype=bool)
+    allowed[n_near:] = True
+    query = np.eye(dim, dtype=np.float32)[:1]
+    return vectors.astype(np.float32), allowed, query
+
+
+@pytest.mark.parametrize(("kind", "storage"), [("hnsw", "fp16"), ("hnsw", "float32"), ("ivfpq", None)])
+def test_a_filter_far_from_the_query_still_gets_its_best_rows(kind, storage):
+    vectors, allowed, query = _two_clusters()
+    index, _ = build_faiss(vectors, DenseParams(kind=kind, hnsw_m=8, ef_search=16, hnsw_storage=storage or "fp16",
+                                                nlist=32, nprobe=1))
+    dense = DenseIndex(index, kind)
+    # FAISS's own filtered search comes back short here: the precondition this test is about
+    bits = np.packbits(allowed, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+    _, faiss_rows = index.search(query, 10, params=dense._params(selector))
+    assert np.count_nonzero(faiss_rows >= 0) < 10
+    rows, scores = dense.search(query, 10, allowed)
+    allowed_rows = np.flatnonzero(allowed)
+    best = allowed_rows[np.argsort(-(dense.reconstruct(allowed_rows) @ query[0]))[:10]]
+    assert np.all(rows >= 0) and np.all(allowed[rows]) and np.all(np.diff(scores[0]) <= 1e-6)
+    if kind == "hnsw":  # scores from stored vectors: the exact top 10 of the allowed rows (IVF-PQ's are codes)
+        assert rows[0].tolist() == best.tolist()
+
+
+def test_a_wide_filter_searches_approximately_and_rescans_short_results(monkeypatch):
+    import indexer.dense as dense_module
+
+    vectors, allowed, query = _two_clusters()
+    index, _ = build_faiss(vectors, DenseParams(kind="hnsw", hnsw_m=8, ef_search=16))
+    monkeypatch.setattr(dense_module, "EXACT_FILTER_ROWS", 0)  # every filter takes the approximate path
+    rows, _ = DenseIndex(index, "hnsw").search(np.vstack([query, vectors[-1:]]), 10, allowed)
+    assert np.all(rows >= 0) and np.all(allowed[rows])
