@@ -46,6 +46,8 @@ class SearchService:
         faiss.omp_set_num_threads(settings.effective_threads())
         self.retriever = Retriever.open(settings.index, verify=settings.verify_checksums,
                                         ef_search=settings.ef_search, nprobe=settings.nprobe)
+        # the encoder's first call costs ~2x a later one (buffers, thread pool): pay it before serving
+        self.retriever.encoder.encode_queries(["warm up"])
         self.batcher = (MicroBatcher(self.retriever.encoder.encode_queries, settings.micro_batch_max)
                         if settings.micro_batch else None)
         self.started = time.time()
