@@ -24,7 +24,7 @@ HNSW_LIMIT = 2_000_000
 # A filter that keeps few rows defeats a graph or cell search: the allowed rows may lie nowhere near the
 # query's neighbourhood. (A one-language filter on a 100k collection whose vectors cluster by language
 # got nothing at all back from HNSW.) Up to this many allowed rows a filtered search scans them exactly:
-# ~3 ms for 6k rows, ~10 ms for 20k on a 2-core laptop.
+# 8-27 ms for 6k-50k rows of float16 vectors, 3-24 ms of float32, on a 2-core VM (README "HTTP API").
 EXACT_FILTER_ROWS = 100_000
 # Above it, HNSW's beam (IVF's probed cells) widens by 1 / (the allowed share of rows), up to this factor.
 MAX_FILTER_WIDENING = 16
@@ -37,8 +37,8 @@ class DenseParams:
     ef_construction: int = 200
     ef_search: int = 128
     # How an HNSW graph stores its vectors. fp16 halves their memory, and search after a query
-    # encode (memory-latency bound) is ~12% faster, with the same recall on a 100k index
-    # (R@10 0.952 vs 0.950 against exact search; README "Latency").
+    # encode (memory-latency bound) is ~11% faster, with the same recall on a 100k index within
+    # build-to-build noise (R@10 0.948-0.952 vs 0.950 against exact search; README "Benchmarks").
     hnsw_storage: str = "fp16"
     nlist: int | None = None  # IVF cells; default 4*sqrt(N)
     nprobe: int | None = None  # IVF cells visited per query; default nlist/8 (at least 8)
@@ -134,9 +134,9 @@ class DenseIndex:
     def __init__(self, index: faiss.Index, kind: str) -> None:
         self.index = index
         self.kind = kind
-        self._vectors = _stored_vectors(index)
-        # an HNSW graph's vector store answers exact (filtered) scans
+        # an HNSW graph's vector store answers exact (filtered) scans and holds the vectors viewed below
         self._storage = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else None
+        self._vectors = _stored_vectors(index if self._storage is None else self._storage)
 
     @property
     def n_vectors(self) -> int:
@@ -214,12 +214,11 @@ class DenseIndex:
         return self.index.reconstruct_batch(rows)
 
 
-def _stored_vectors(index: faiss.Index) -> np.ndarray | None:
-    """A zero-copy (n, d) view of a flat index's or an HNSW graph's stored vectors (float32, or float16
-    for fp16 storage), else None. Fusion gathers the vectors of BM25-only candidates on every query;
+def _stored_vectors(storage: faiss.Index) -> np.ndarray | None:
+    """A zero-copy (n, d) view of a flat or float16 scalar-quantizer index's vectors (an HNSW graph's
+    storage is one of these), else None. Fusion gathers the vectors of BM25-only candidates on every query;
     numpy's gather costs half FAISS's reconstruct_batch (0.09 vs 0.18 ms for 100 rows, cold after an
     encode)."""
-    storage = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
     if storage.ntotal == 0:
         return None
     if isinstance(storage, faiss.IndexFlat):
