@@ -23,7 +23,7 @@ $(SAMPLE_INDEX)/manifest.json: $(VENV)/.installed data/sample/corpus.jsonl
 	$(VENV)/bin/clir index --corpus data/sample --out $(SAMPLE_INDEX)
 
 demo: $(SAMPLE_INDEX)/manifest.json
-	$(PY) -m clir.demo --index $(SAMPLE_INDEX) --port $(or $(PORT),8000)
+	$(PY) -m cli.demo --index $(SAMPLE_INDEX) --port $(or $(PORT),8000)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -41,12 +41,12 @@ clean:
 # README results table from ../shared/data (not part of the tests; ~30 min on 2 cores, less when cached)
 SHARED ?= ../shared/data
 eval-dev: $(VENV)/.installed
-	$(PY) -m eval.dev --shared $(SHARED) --work runs/dev --update-readme README.md
+	$(PY) bench/eval_dev.py --shared $(SHARED) --work runs/dev --update-doc docs/evaluation.md
 
 # README's xQG oracle table (needs the eval-dev work folder's datasets; reuses its caches)
 xqg-oracle: $(VENV)/.installed
-	$(PY) -m eval.xqg_oracle --shared $(SHARED) --work runs/dev --update-readme README.md
+	$(PY) bench/xqg_oracle.py --shared $(SHARED) --work runs/dev --update-doc docs/xqg.md
 
 # README's fusion tuning record (development data only)
 tune-fusion: $(VENV)/.installed
-	$(PY) bench/tune_fusion.py --shared $(SHARED) --work runs/dev --update-readme README.md
+	$(PY) bench/tune_fusion.py --shared $(SHARED) --work runs/dev --update-doc docs/fusion.md

@@ -3,14 +3,14 @@ rendered by orjson.
 
 The search routes read the raw body and call `Model.model_validate_json` (JSON parsing and validation
 in pydantic-core) instead of declaring a body parameter: FastAPI's generic body path (JSON decode, then
-dependency solving, then validation of the dict) cost about 0.3 ms per request, a tenth of the
-latency budget the service may add to query encoding. Errors keep FastAPI's 422 shape ("loc" starts
-with "body"), and `request_body` / `add_body_schemas` put the same schemas into /openapi.json.
+dependency solving, then validation of the dict) costs more per request (docs/benchmarks.md). Errors
+are raised as FastAPI's RequestValidationError ("loc" starts with "body"), so they become the one error
+body, and `request_body` / `add_body_schemas` put the same schemas into /openapi.json.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
+from starlette.routing import BaseRoute
 
 M = TypeVar("M", bound=BaseModel)
 REF = "#/components/schemas/{model}"
@@ -37,7 +38,7 @@ def parse_body(model: type[M], raw: bytes) -> M:
 
 def json_response(payload: Any) -> Response:
     """`payload` as an application/json response: the same compact JSON as Starlette's JSONResponse,
-    rendered over ten times faster (4 us against 60 us for a 10-hit search response)."""
+    rendered by orjson (several times faster)."""
     return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 
 
@@ -47,12 +48,15 @@ def request_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def add_body_schemas(app: FastAPI, models: list[type[BaseModel]]) -> Callable[[], dict[str, Any]]:
-    """An `app.openapi` that also lists `models` (and the models they nest) under components."""
+def add_body_schemas(app: FastAPI, models: list[type[BaseModel]],
+                     extra_routes: Sequence[BaseRoute] = ()) -> Callable[[], dict[str, Any]]:
+    """An `app.openapi` that also lists `models` (and the models they nest) under components, and
+    documents `extra_routes` (endpoints served outside the router)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            spec = get_openapi(title=app.title, version=app.version, description=app.description,
+                               routes=[*app.routes, *extra_routes])
             _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
             spec.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
             app.openapi_schema = spec

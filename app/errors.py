@@ -1,26 +1,77 @@
-"""422 responses shared by FastAPI's exception handlers and the hot search path (app/hot.py).
+"""The one error body of the HTTP API, for every 4xx and 5xx from every layer:
 
-The body is FastAPI's shape ("detail": a list of {loc, msg, type}) with a one-line "message" naming
-the fields first.
+    {"error": {"code": "invalid_request", "message": "k: Input should be greater than or equal to 1", "field": "k"}}
+
+`code` is stable and machine-readable (one per status, below); `message` is one line naming the field
+when there is one; `field` is the dotted path of the (first) offending field in the body or query
+string, else null. Validation (pydantic), service checks, 401, 404, 405, 413, 503 and unexpected
+failures (500) all answer in this shape.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-from app.service import QueryError
+log = logging.getLogger("clir.app")
 
-
-def _unprocessable(errors: list[dict]) -> JSONResponse:
-    summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
-    return JSONResponse(status_code=422, content={"message": summary, "detail": errors})
+CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+         413: "payload_too_large", 422: "invalid_request", 500: "internal_error", 503: "unavailable"}
 
 
-def query_error_response(exc: QueryError) -> JSONResponse:
-    loc = ["body", *exc.field.split(".")] if exc.field else ["body"]
-    return _unprocessable([{"loc": loc, "msg": str(exc), "type": "value_error"}])
+class QueryError(ValueError):
+    """A request that passed schema validation but cannot be served; becomes a 422 naming `field`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
-def validation_error_response(exc: RequestValidationError) -> JSONResponse:
-    return _unprocessable([{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()])
+def error_body(status: int, message: str, field: str | None = None) -> bytes:
+    code = CODES.get(status, "client_error" if status < 500 else "server_error")
+    return orjson.dumps({"error": {"code": code, "message": message, "field": field}})
+
+
+def error_response(status: int, message: str, field: str | None = None) -> Response:
+    return Response(error_body(status, message, field), status_code=status, media_type="application/json")
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    """("body", "queries", 0, "query") -> "queries.0.query"; the body or query string itself -> None."""
+    return ".".join(str(p) for p in loc[1:]) or None
+
+
+def validation_error_response(exc: RequestValidationError) -> Response:
+    errors = exc.errors()
+    message = "; ".join(f"{_field(e['loc']) or e['loc'][0]}: {e['msg']}" for e in errors)
+    return error_response(422, " ".join(message.split()), _field(errors[0]["loc"]) if errors else None)
+
+
+def query_error_response(exc: QueryError) -> Response:
+    return error_response(422, f"{exc.field}: {exc}", exc.field)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QueryError)
+    async def query_error(_: Request, exc: QueryError) -> Response:
+        return query_error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> Response:
+        return validation_error_response(exc)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> Response:
+        response = error_response(exc.status_code, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(500, f"internal error ({type(exc).__name__}); see the server log")

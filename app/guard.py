@@ -6,11 +6,11 @@ extra task and stream and costs a millisecond or more per request.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from typing import Any
 
+from app.errors import error_body
 from app.metrics import Metrics
 
 OPEN_PATHS = {"/health"}
@@ -79,8 +79,8 @@ class GuardMiddleware:
         return wrapped
 
     @staticmethod
-    async def _reply(send: Any, status: int, detail: str) -> None:
-        body = json.dumps({"detail": detail}).encode()
+    async def _reply(send: Any, status: int, message: str) -> None:
+        body = error_body(status, message)
         await send({"type": "http.response.start", "status": status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

@@ -1,11 +1,11 @@
-"""POST /search served straight from ASGI, in front of FastAPI's router.
+"""POST /search, served straight from ASGI in front of FastAPI's router: the endpoint's only
+implementation.
 
-The service may add 3 ms to query encoding, and FastAPI's path to this one endpoint cost ~0.5 ms of
-that on a 2-core VM, measured cold after an encode: route matching through the included router,
-dependency solving, the Request/Response wrappers and two more middlewares. This layer takes the
-request before them and runs the very function the FastAPI route runs (`routes.search_response`:
-same parser, service call, renderer and 422 bodies). The FastAPI route stays registered: it documents
-the endpoint in OpenAPI and serves it wherever this layer is absent; a test checks both answer alike.
+The service's budget over raw query encoding is a few milliseconds, and FastAPI's generic path to an
+endpoint (route matching, dependency solving, Request/Response wrappers) cost ~0.5 ms of it (see
+docs/benchmarks.md). This layer reads the body, parses it with pydantic in one step, calls the service
+and renders the response; `openapi_route` describes it in /openapi.json like any route, without
+serving it.
 """
 
 from __future__ import annotations
@@ -13,12 +13,39 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from app.routes import search_response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+
+from app.bodies import json_response, parse_body, request_body
+from app.errors import QueryError, query_error_response, validation_error_response
+from app.schemas import ErrorOut, SearchRequest, SearchResponse
 from app.service import SearchService
 
 PATH = "/search"
 # what GuardMiddleware labels the request's metrics with (the matched route's path)
 ROUTE = SimpleNamespace(path=PATH)
+
+
+async def search_response(service: SearchService, raw_body: bytes) -> Response:
+    """POST /search from the raw body to the response, errors included."""
+    try:
+        body = parse_body(SearchRequest, raw_body)
+        return json_response(await service.offload(service.search, body.query, body))
+    except RequestValidationError as exc:
+        return validation_error_response(exc)
+    except QueryError as exc:
+        return query_error_response(exc)
+
+
+def openapi_route() -> APIRoute:
+    """POST /search as OpenAPI describes it (never added to the router: HotSearch serves it)."""
+
+    async def search() -> None:  # pragma: no cover - documentation only
+        raise NotImplementedError
+
+    return APIRoute(PATH, search, methods=["POST"], response_model=SearchResponse, summary="Search with one query",
+                    openapi_extra=request_body(SearchRequest), responses={422: {"model": ErrorOut}})
 
 
 class HotSearch:
@@ -41,7 +68,7 @@ class HotSearch:
 def _route_path(scope: dict[str, Any]) -> str:
     """The path below the app's mount point, as Starlette's router matches it."""
     path, root = scope["path"], scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
+    return path[len(root):] if root and path.startswith(root) else path  # type: ignore[no-any-return]
 
 
 async def _read_body(receive: Any) -> bytes | None:

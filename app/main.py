@@ -7,37 +7,19 @@ from __future__ import annotations
 
 import sys
 
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Response
 
 import clir
 from app.bodies import add_body_schemas
-from app.errors import query_error_response, validation_error_response
+from app.errors import install_error_handlers
 from app.guard import GuardMiddleware
-from app.hot import HotSearch
+from app.hot import HotSearch, openapi_route
 from app.metrics import CONTENT_TYPE, Metrics
 from app.routes import router
-from app.schemas import BatchRequest, SearchRequest
-from app.service import QueryError, SearchService
+from app.schemas import BatchRequest, ErrorOut, SearchRequest
+from app.service import SearchService
 from app.settings import Settings, get_settings
 from clir.errors import ClirError
-
-
-def _install_guards(app: FastAPI, settings: Settings, metrics: Metrics, service: SearchService) -> None:
-    # add_middleware puts each new layer outside the ones before: the hot path runs inside the guard,
-    # so API key, body limit and metrics apply to it as to every other route.
-    app.add_middleware(HotSearch, service=service)
-    api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    app.add_middleware(GuardMiddleware, api_key=api_key, max_body_bytes=settings.max_body_bytes, metrics=metrics)
-
-    @app.exception_handler(QueryError)
-    async def query_error(_: Request, exc: QueryError) -> JSONResponse:
-        return query_error_response(exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_error_response(exc)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,9 +38,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = service
     app.state.metrics = metrics
     app.state.settings = settings
-    _install_guards(app, settings, metrics, service)
+    # add_middleware puts each new layer outside the ones before: the hot path runs inside the guard,
+    # so API key, body limit and metrics apply to it as to every other route.
+    app.add_middleware(HotSearch, service=service)
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    app.add_middleware(GuardMiddleware, api_key=api_key, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    install_error_handlers(app)
     app.include_router(router)
-    app.openapi = add_body_schemas(app, [SearchRequest, BatchRequest])  # type: ignore[method-assign]
+    app.openapi = add_body_schemas(app, [SearchRequest, BatchRequest, ErrorOut],  # type: ignore[method-assign]
+                                   extra_routes=[openapi_route()])
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

@@ -2,38 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Mode = Literal["hybrid", "dense", "sparse"]
-Scalar = str | int | float | bool
+from clir.records import MetadataValue
+from clir.search.fusion import DEFAULT_RRF_K, FusionMethod, FusionParams, Normalization
+from clir.search.options import DEFAULT_K, MAX_DEPTH, Mode
 
 
 class Weights(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dense: float = Field(1.0, ge=0)
-    sparse: float = Field(1.0, ge=0)
+    dense: float = Field(FusionParams.dense_weight, ge=0)
+    sparse: float = Field(FusionParams.sparse_weight, ge=0)
 
 
 class FusionOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    method: Literal["auto", "rrf", "linear"] = "auto"
-    rrf_k: int = Field(60, ge=0, le=10_000)
+    method: FusionMethod = FusionParams.method
+    rrf_k: int = Field(DEFAULT_RRF_K, ge=0, le=10_000)
     weights: Weights = Field(default_factory=Weights)
-    normalization: Literal["minmax", "zscore", "none"] = "minmax"
-    depth: int | None = Field(None, ge=1, le=10_000, description="candidates per retriever before fusion")
+    normalization: Normalization = FusionParams.normalization
+    depth: int | None = Field(None, ge=1, le=MAX_DEPTH, description="candidates per retriever before fusion")
 
 
 class FilterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     lang: list[str] | None = None
-    metadata: dict[str, Scalar] | None = None
+    metadata: dict[str, MetadataValue] | None = None
 
 
 class SearchOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    k: int = Field(10, ge=1, le=1000)
+    k: int = Field(DEFAULT_K, ge=1, description="hits to return; at most the server's max_k (CLIR_MAX_K)")
     mode: Mode = "hybrid"
     fusion: FusionOptions = Field(default_factory=FusionOptions)
     query_lang: str | None = Field(None, min_length=2, max_length=12)
@@ -87,7 +88,7 @@ class HitOut(BaseModel):
     lang: str | None
     title: str
     text: str | None = None
-    metadata: dict | None = None
+    metadata: dict[str, Any] | None = None
 
 
 class Timing(BaseModel):
@@ -115,4 +116,16 @@ class DocumentOut(BaseModel):
     title: str
     text: str
     lang: str | None
-    metadata: dict
+    metadata: dict[str, Any]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, one per status: invalid_request, unauthorized, not_found, ...")
+    message: str = Field(description="one line, naming the field when there is one")
+    field: str | None = Field(description="dotted path of the offending field, e.g. queries.0.query_lang")
+
+
+class ErrorOut(BaseModel):
+    """The one error body of every 4xx and 5xx answer."""
+
+    error: ErrorDetail

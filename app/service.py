@@ -12,17 +12,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import faiss
-
 from app.batching import MicroBatcher
+from app.errors import QueryError
 from app.schemas import BatchQuery, FusionOptions, SearchOptions
 from app.settings import Settings
 from clir.errors import ConfigError
-from clir.filters import Filter
-from clir.fusion import FusionParams
-from clir.results import SearchResult
-from clir.retrieval import Retriever
-from indexer.langid import validate_lang
+from clir.records import Filter
+from clir.search.fusion import FusionParams
+from clir.search.render import result_payload
+from clir.search.retriever import Retriever
+from clir.text.langid import validate_lang
 
 T = TypeVar("T")
 
@@ -32,20 +31,12 @@ def fusion_params(options: FusionOptions) -> FusionParams:
                         sparse_weight=options.weights.sparse, normalization=options.normalization)
 
 
-class QueryError(ValueError):
-    """A request that passed schema validation but cannot be served; becomes a 422 naming `field`."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 class SearchService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        faiss.omp_set_num_threads(settings.effective_threads())
         self.retriever = Retriever.open(settings.index, verify=settings.verify_checksums,
-                                        ef_search=settings.ef_search, nprobe=settings.nprobe)
+                                        threads=settings.effective_threads(), ef_search=settings.ef_search,
+                                        nprobe=settings.nprobe)
         # the encoder's first call costs ~2x a later one (buffers, thread pool): pay it before serving
         self.retriever.encoder.encode_queries(["warm up"])
         self.batcher = (MicroBatcher(self.retriever.encoder.encode_queries, settings.micro_batch_max)
@@ -104,7 +95,7 @@ class SearchService:
         finally:
             with self._inflight_lock:
                 self._inflight -= 1
-        return self.payload(result, options.include_text)
+        return result_payload(self.retriever.store, result, options.include_text)
 
     def search_batch(self, queries: list[str | BatchQuery], options: SearchOptions) -> dict[str, Any]:
         if len(queries) > self.settings.max_batch:
@@ -119,37 +110,15 @@ class SearchService:
         start = time.perf_counter()
         results = self.retriever.search_batch(texts, query_langs=langs, **common)
         total = round((time.perf_counter() - start) * 1000, 3)
-        return {"results": [self.payload(r, options.include_text) for r in results],
+        return {"results": [result_payload(self.retriever.store, r, options.include_text) for r in results],
                 "timing_ms": {"total": total, "per_query": round(total / len(results), 3)}}
 
-    def payload(self, result: SearchResult, include_text: bool) -> dict[str, Any]:
-        store = self.retriever.docstore
-        docs = store.get(h.row for h in result.hits) if include_text else {}
-        hits = []
-        for hit in result.hits:
-            item = hit.to_dict() | {"title": store.titles[hit.row]}
-            if include_text:
-                item |= {"text": docs[hit.row].text, "metadata": docs[hit.row].metadata}
-            hits.append(item)
-        return {"query": result.query, "query_lang": result.query_lang, "hits": hits, "timing_ms": result.timing_ms}
-
     def document(self, doc_id: str) -> dict[str, Any] | None:
-        doc = self.retriever.docstore.get_by_id(doc_id)
-        if doc is None:
-            return None
-        return {"id": doc.id, "title": doc.title, "text": doc.text, "lang": doc.lang, "metadata": doc.metadata}
+        doc = self.retriever.store.document(doc_id)
+        return None if doc is None else doc.to_dict()
 
     def stats(self) -> dict[str, Any]:
-        m = self.retriever.manifest
-        return {
-            "index": str(self.retriever.root),
-            "format_version": m["format_version"],
-            "created": m.get("created"),
-            "documents": m["counts"]["documents"],
-            "languages": m.get("languages", {}),
-            "encoder": m["encoder"],
-            "dense": {"kind": m["dense"]["kind"]},
-            "sparse": {"vocab": m["counts"].get("vocab"), "params": m["sparse"]["params"]},
+        return self.retriever.manifest.summary(self.retriever.store.location) | {
             "uptime_s": round(time.time() - self.started, 1),
             "micro_batching": None if self.batcher is None else
             {"batches": self.batcher.batches, "queries": self.batcher.encoded},

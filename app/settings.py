@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clir.search.options import DEFAULT_DEPTH, MAX_DEPTH, MAX_K
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLIR_", extra="ignore")
@@ -21,10 +23,10 @@ class Settings(BaseSettings):
     verify_checksums: bool = Field(True, description="sha256 every index file at start-up")
     threads: int = Field(0, ge=0, description="FAISS/OpenMP threads per worker; 0 = cores / workers")
     max_query_chars: int = Field(2048, ge=1, description="longest accepted query")
-    max_k: int = Field(1000, ge=1)
+    max_k: int = Field(MAX_K, ge=1, description="largest k a search may ask for")
     max_batch: int = Field(256, ge=1, description="most queries in one /search/batch request")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="largest accepted request body")
-    default_depth: int = Field(100, ge=1, description="candidates per retriever before fusion")
+    default_depth: int = Field(DEFAULT_DEPTH, ge=1, le=MAX_DEPTH, description="candidates per retriever before fusion")
     ef_search: int | None = Field(None, ge=1, description="HNSW efSearch override")
     nprobe: int | None = Field(None, ge=1, description="IVF nprobe override")
     micro_batch: bool = Field(True, description="encode concurrent single queries as one batch")

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_service import IDLE_GAP_S, Client, free_port, start_server  # noqa: E402
 
-from indexer.encoders import load_encoder  # noqa: E402
+from clir.encoders.models import load_encoder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

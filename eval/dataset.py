@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from clir.corpus.readers import detect_format, read_corpus, read_qrels, read_queries
 from clir.errors import CorpusError
-from indexer.documents import Qrels, Query
-from indexer.readers import detect_format, read_corpus, read_qrels, read_queries
+from clir.records import Qrels, Query
 
 log = logging.getLogger("clir.eval")
 DATASET_FORMATS = ("beir", "clirudit")

@@ -8,7 +8,7 @@ import ir_measures
 import numpy as np
 from ir_measures import AP, RR, P, R, nDCG
 
-from indexer.documents import Qrels
+from clir.records import Qrels
 
 MEASURES = [nDCG @ 10, R @ 100, RR @ 10, AP @ 100, P @ 1, R @ 1]
 MEASURE_NAMES = [str(m) for m in MEASURES]

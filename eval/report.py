@@ -75,10 +75,12 @@ def _fmt(value: float, p: float | None = None) -> str:
 def render_markdown(metrics: dict[str, Any], title: str = "Evaluation") -> str:
     sig = metrics.get("significance") or {}
     pvals = sig.get("p_values", {})
+    index = metrics["index"]
+    encoder = (index.get("encoder") or {}).get("name")
     lines = [f"# {title}", "",
              f"Dataset `{metrics['dataset'].get('path')}` (split {metrics['dataset'].get('split')}), "
-             f"{metrics['queries']} queries; index `{metrics['index'].get('path')}` "
-             f"({metrics['index'].get('documents')} documents, encoder {metrics['index'].get('encoder')}). "
+             f"{metrics['queries']} queries; index `{index.get('index')}` "
+             f"({index.get('documents')} documents, encoder {encoder}). "
              f"Wall time {metrics['wall_time_s']} s.", ""]
     if sig:
         lines += [f"p-values: {sig['test']} against `{sig['baseline']}`; * marks p < 0.05.", ""]

@@ -1,6 +1,6 @@
 """Run retrieval configurations over a test collection: TREC run files and per-query measures.
 
-The searcher is the shared retrieval core (in-process `clir.retrieval.Retriever`) or anything with the
+The searcher is the shared retrieval core (in-process `clir.search.retriever.Retriever`) or anything with the
 same `search_batch` signature (the HTTP client): evaluation never re-implements search.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from clir.errors import ClirError, ConfigError
-from clir.fusion import FusionParams
+from clir.search.fusion import FusionParams
 from eval.dataset import EvalDataset
 from eval.measures import Run, per_query
 

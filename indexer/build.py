@@ -26,15 +26,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import clir
+from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, Encoder, load_encoder
 from clir.errors import ClirError, ConfigError
-from indexer.analyzers import ANALYZER_VERSION, analyze_batch, analyzer_for
-from indexer.dense import DenseIndex, DenseParams, build_faiss
-from indexer.docstore import DocStoreWriter
-from indexer.documents import Document
-from indexer.encoders import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, Encoder, load_encoder
-from indexer.langid import detect_langs
-from indexer.manifest import DOCSTORE, FAISS_FILE, MANIFEST, SPARSE_DIR, write_manifest
-from indexer.sparse import BM25Params, SparseIndexBuilder
+from clir.files import install_dir, scratch_dir, update_sha256
+from clir.index.dense import DenseIndex, DenseParams, build_faiss
+from clir.index.docstore import DocStoreWriter
+from clir.index.manifest import DOCSTORE, FAISS_FILE, MANIFEST, SPARSE_DIR, Manifest, load_manifest, write_manifest
+from clir.index.sparse import BM25Params, SparseIndexBuilder
+from clir.records import Document
+from clir.text.analyzers import ANALYZER_VERSION, analyze_batch, analyzer_for
+from clir.text.langid import detect_langs
 from indexer.xqg.augment import Augmenter, XQGConfig
 
 log = logging.getLogger("clir.indexer")
@@ -86,17 +87,6 @@ def _check_target(out: Path) -> None:
         raise ConfigError(f"{out}: refusing to replace a non-empty directory that is not a clir index")
 
 
-def _install(tmp: Path, out: Path) -> None:
-    """Move the finished build into place; an older index there is replaced only now."""
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(out)
-
-
 def settings_fingerprint(config: BuildConfig, encoder_name: str, corpus_info: dict[str, Any], dense_kind: str) -> str:
     """sha256 of everything that shapes an index: with the corpus's own sha256, equal fingerprints mean
     rebuilding would produce the same index (progress bars and cache locations do not count).
@@ -117,15 +107,13 @@ def settings_fingerprint(config: BuildConfig, encoder_name: str, corpus_info: di
 
 def is_up_to_date(out: Path, config: BuildConfig, encoder_name: str, corpus_info: dict[str, Any]) -> bool:
     """True when `out` is a valid index built from the same corpus with the same settings."""
-    from indexer.manifest import load_manifest
-
     try:
         manifest = load_manifest(out, verify=True)
     except ClirError:
         return False
     # the same corpus resolves `auto` to the same kind, so the existing index's kind is the one to check
-    fingerprint = settings_fingerprint(config, encoder_name, corpus_info, manifest["dense"]["kind"])
-    return manifest.get("build", {}).get("settings_sha256") == fingerprint
+    fingerprint = settings_fingerprint(config, encoder_name, corpus_info, manifest.dense_kind)
+    return manifest.raw.get("build", {}).get("settings_sha256") == fingerprint
 
 
 def corpus_fingerprint(path: Path) -> str:
@@ -134,9 +122,7 @@ def corpus_fingerprint(path: Path) -> str:
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for file in files:
         digest.update(file.relative_to(path).as_posix().encode() if path.is_dir() else file.name.encode())
-        with open(file, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
+        update_sha256(digest, file)
     return digest.hexdigest()
 
 
@@ -221,7 +207,7 @@ def build_index(
     encoder: Encoder | None = None,
     total: int | None = None,
     corpus_info: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Manifest:
     """Encode, analyse and store every document; returns the written manifest."""
     config = config or BuildConfig()
     out = Path(out).resolve()
@@ -229,9 +215,7 @@ def build_index(
     out.parent.mkdir(parents=True, exist_ok=True)
     _clean_stale_builds(out)
     encoder = encoder or load_encoder(config.encoder)
-    tmp = out.parent / f".{out.name}.building-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    tmp = scratch_dir(out, f"building-{os.getpid()}")
     started = time.perf_counter()
     try:
         augmenter = Augmenter.for_index(config.xqg, out) if config.xqg else None
@@ -254,7 +238,7 @@ def build_index(
                           "docs_per_s": round(n / seconds, 2) if seconds else None},
             },
         )
-        _install(tmp, out)
+        install_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

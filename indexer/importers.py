@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from clir.corpus.beir import write_beir
 from clir.errors import CorpusError
-from indexer.beir import write_beir
-from indexer.documents import Document, Qrels, Query
+from clir.files import install_dir, scratch_dir
+from clir.records import Document, Qrels, Query
 
 TATOEBA_LANGS = {
     "fra": "fr", "deu": "de", "spa": "es", "ita": "it", "por": "pt", "rus": "ru", "jpn": "ja", "cmn": "zh",
@@ -31,23 +32,10 @@ def _write_atomically(out: Path, write: Callable[[Path], dict[str, int]], overwr
         raise CorpusError(f"{out}: exists and is not a directory")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise CorpusError(f"{out}: already exists and is not empty (pass overwrite=True to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # Same parent keeps the final rename on one filesystem (atomic); mkdir (not mkdtemp) honours the umask.
-    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp = out.parent / f".{out.name}.tmp-{tag}"
-    tmp.mkdir()
+    tmp = scratch_dir(out, f"tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         counts = write(tmp)
-        old = out.parent / f".{out.name}.old-{tag}"
-        if out.exists():
-            out.rename(old)
-        try:
-            tmp.rename(out)
-        except OSError:
-            if old.exists():
-                old.rename(out)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
+        install_dir(tmp, out)
         return counts
     finally:
         if tmp.exists():

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from clir.corpus.readers import read_corpus
 from indexer.build import BuildConfig, build_index
-from indexer.readers import read_corpus
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_CORPUS = FIXTURES / "mini_corpus.jsonl"
@@ -42,6 +42,6 @@ def mini_index_copy(mini_index: Path, tmp_path: Path) -> Path:
 def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled sample corpus (data/sample), indexed by `clir index` as a user would."""
     out = tmp_path_factory.mktemp("sample") / "index"
-    subprocess.run([sys.executable, "-m", "clir.cli", "index", "--corpus", str(SAMPLE), "--out", str(out), "--quiet"],
+    subprocess.run([sys.executable, "-m", "cli.main", "index", "--corpus", str(SAMPLE), "--out", str(out), "--quiet"],
                    check=True, capture_output=True, timeout=900)
     return out

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from clir.errors import ConfigError
-from indexer.analyzers import (
+from clir.text.analyzers import (
     ANALYZER_VERSION,
     AnalyzerInfo,
     _clear_caches,
@@ -16,7 +16,7 @@ from indexer.analyzers import (
     analyzer_for,
     stemmer_coverage,
 )
-from indexer.langid import detect_lang, detect_langs, resolve_query_lang
+from clir.text.langid import detect_lang, detect_langs, resolve_query_lang
 
 
 def toks(lang: str | None, text: str) -> list[str]:

@@ -157,7 +157,7 @@ def test_invalid_index_stops_startup_with_one_line(tmp_path: Path):
     with pytest.raises(SystemExit) as exc:
         create_app(Settings(index=tmp_path / "missing"))
     assert exc.value.code == 2
-    done = subprocess.run([sys.executable, "-m", "clir.cli", "serve", "--index", str(tmp_path)],
+    done = subprocess.run([sys.executable, "-m", "cli.main", "serve", "--index", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
     assert "not a clir index" in done.stderr
@@ -167,7 +167,7 @@ def test_invalid_index_stops_startup_with_one_line(tmp_path: Path):
 def test_real_uvicorn_process(mini_index: Path):
     port = free_port()
     env = {**os.environ, "CLIR_API_KEY": "k1", "CLIR_MICRO_BATCH": "true", "CLIR_ACCESS_LOG": "true"}
-    proc = subprocess.Popen([sys.executable, "-m", "clir.cli", "serve", "--index", str(mini_index), "--port",
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--index", str(mini_index), "--port",
                              str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.helpers import assert_one_line_error
 
-CLI = [sys.executable, "-m", "clir.cli"]
+CLI = [sys.executable, "-m", "cli.main"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

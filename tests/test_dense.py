@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from clir.errors import ConfigError
-from indexer.dense import DenseIndex, DenseParams, build_faiss, resolve_kind
+from clir.index.dense import DenseIndex, DenseParams, build_faiss, resolve_kind
 
 
 def _fixture_vectors(n: int = 3000, dim: int = 64, seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,7 +117,7 @@ def test_a_filter_far_from_the_query_still_gets_its_best_rows(kind, storage):
 
 
 def test_a_wide_filter_searches_approximately_and_rescans_short_results(monkeypatch):
-    import indexer.dense as dense_module
+    import clir.index.dense as dense_module
 
     vectors, allowed, query = _two_clusters()
     index, _ = build_faiss(vectors, DenseParams(kind="hnsw", hnsw_m=8, ef_search=16))

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clir.encoders.models import E5_PROMPTS, Prompts, canonical_name, default_prompts, load_encoder
 from clir.errors import ConfigError
-from indexer.encoders import E5_PROMPTS, Prompts, canonical_name, default_prompts, load_encoder
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import ir_measures
 import numpy as np
 import pytest
 
+from clir.corpus.readers import read_corpus, write_beir
+from clir.records import Document, Query
 from eval.measures import MEASURE_NAMES, per_query, randomization_test
-from indexer.documents import Document, Query
-from indexer.readers import read_corpus, write_beir
 from tests.helpers import assert_one_line_error
 
-CLI = [sys.executable, "-m", "clir.cli"]
+CLI = [sys.executable, "-m", "cli.main"]
 QUERIES = [
     Query("q-cat", "The cat sleeps on the living room sofa all day.", "en"),
     Query("q-bike", "My bicycle was stolen in front of the station yesterday.", "en"),

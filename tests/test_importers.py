@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from clir.corpus.readers import detect_format, read_corpus, read_qrels, read_queries
 from clir.errors import CorpusError
-from indexer.documents import Query
+from clir.records import Query
 from indexer.importers import import_tatoeba, import_xquad_r
-from indexer.readers import detect_format, read_corpus, read_qrels, read_queries
 
 
 def make_tatoeba(src: Path, xxx: str, pairs: list[tuple[str, str]]) -> Path:

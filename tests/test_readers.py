@@ -12,9 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from clir.errors import ConfigError, CorpusError
-from indexer.documents import Document, Query
-from indexer.readers import (
+from clir.corpus.readers import (
     FORMATS,
     count_records,
     detect_format,
@@ -23,6 +21,8 @@ from indexer.readers import (
     read_queries,
     write_beir,
 )
+from clir.errors import ConfigError, CorpusError
+from clir.records import Document, Query
 
 CLIRUDIT = Path(__file__).parent / "fixtures" / "clirudit"
 

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from clir.errors import CorpusError
-from indexer.documents import Query
-from indexer.readers import (
+from clir.corpus.readers import (
     count_records,
     read_qrels,
     read_queries,
 )
+from clir.errors import CorpusError
+from clir.records import Query
 from tests.test_readers import assert_one_line_error, write_jsonl
 
 RECORDS = [

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from clir.errors import ConfigError
-from clir.fusion import Candidates, FusionParams, Ranked, fuse, sort_desc
-from clir.retrieval import Retriever
+from clir.records import Ranked
+from clir.search.fusion import Candidates, FusionParams, fuse
+from clir.search.retriever import Retriever
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +96,7 @@ def test_rrf_by_hand():
     c = _candidates([5, 3, 9], [0.9, 0.8, 0.1], [3, 7], [12.0, 4.0])
     scores = fuse(c, FusionParams(method="rrf", dense_weight=1.0, sparse_weight=2.0, rrf_k=60), np.zeros(10, bool))
     expected = {5: 1 / 61, 3: 1 / 62 + 2 / 61, 9: 1 / 63, 7: 2 / 62}
-    fused = sort_desc(c.rows, scores)
+    fused = Ranked.top_of(c.rows, scores)
     assert fused.rows[:4].tolist() == sorted(expected, key=lambda r: -expected[r])
     np.testing.assert_allclose(scores[list(expected)], list(expected.values()), rtol=1e-9)
     assert np.count_nonzero(scores) == 4
@@ -107,7 +110,7 @@ def test_linear_by_hand():
     dense_mm = (c.dense - 0.1) / 0.8
     sparse_mm = c.sparse / 10.0
     np.testing.assert_allclose(scores, dense_mm + 0.5 * sparse_mm, rtol=1e-6)
-    z = fuse(c, params.with_(normalization="zscore"), np.zeros(10, bool))
+    z = fuse(c, replace(params, normalization="zscore"), np.zeros(10, bool))
     np.testing.assert_allclose(z, (c.dense - c.dense.mean()) / c.dense.std()
                                + 0.5 * (c.sparse - c.sparse.mean()) / c.sparse.std(), rtol=1e-5)
 
@@ -129,8 +132,8 @@ def test_auto_adds_a_language_weighted_bonus_only_for_distinctive_matches():
 
 
 def test_ties_are_deterministic():
-    assert sort_desc(np.array([4, 2]), np.array([1.0, 1.0])).rows.tolist() == [2, 4]
-    assert sort_desc(np.array([2, 4]), np.array([1.0, 1.0])).rows.tolist() == [2, 4]
+    assert Ranked.top_of(np.array([4, 2]), np.array([1.0, 1.0])).rows.tolist() == [2, 4]
+    assert Ranked.top_of(np.array([2, 4]), np.array([1.0, 1.0])).rows.tolist() == [2, 4]
 
 
 def test_bad_fusion_params():

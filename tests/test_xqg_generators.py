@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from clir.errors import ClirError, ConfigError, CorpusError
-from indexer.documents import Document
+from clir.records import Document
 from indexer.xqg.cache import QueryCache, generate_with_cache
-from indexer.xqg.generators import DEFAULT_PROMPT, LANGUAGE_NAMES, FileGenerator, build_prompt, load_generator
+from indexer.xqg.generators import FileGenerator, load_generator
 from indexer.xqg.openai_backend import ANSWER_SUFFIX, clean_question
+from indexer.xqg.prompts import DEFAULT_PROMPT, LANGUAGE_NAMES, build_prompt
 
 DOCS = [
     Document(id="d0", text="the cat sat on the mat", title=""),

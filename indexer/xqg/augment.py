@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from clir.encoders.models import Encoder, l2_normalise
 from clir.errors import ConfigError
-from indexer.analyzers import analyzer_for
-from indexer.documents import Document
-from indexer.encoders import Encoder, l2_normalise
+from clir.records import Document
+from clir.text.analyzers import analyzer_for
 from indexer.xqg.cache import QueryCache, generate_with_cache
-from indexer.xqg.generators import DEFAULT_PROMPT, language_name, load_generator
+from indexer.xqg.generators import load_generator
+from indexer.xqg.prompts import DEFAULT_PROMPT, language_name
 
 AGGREGATES = ("sum", "mean")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from clir.errors import ClirError, ConfigError, CorpusError
-from indexer.documents import Document
-from indexer.xqg.generators import Generator
+from clir.records import Document
+from indexer.xqg.prompts import Generator
 
 CACHE_FORMAT = 1
 

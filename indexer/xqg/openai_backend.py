@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from clir.errors import ClirError, ConfigError
-from indexer.documents import Document
-from indexer.xqg.generators import DEFAULT_PROMPT, build_prompt, check_template, dedupe_nonempty
+from clir.records import Document
+from indexer.xqg.prompts import DEFAULT_PROMPT, build_prompt, check_template, dedupe_nonempty
 
 ANSWER_SUFFIX = " Answer with the question only."
 

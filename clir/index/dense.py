@@ -53,6 +53,11 @@ class DenseParams:
         return asdict(self)
 
 
+def set_search_threads(n: int) -> None:
+    """FAISS's OpenMP threads for this process (searches and builds)."""
+    faiss.omp_set_num_threads(n)
+
+
 def resolve_kind(kind: str, n_vectors: int) -> str:
     if kind not in FAISS_KINDS:
         raise ConfigError(f"unknown FAISS index type {kind!r}: expected one of {', '.join(FAISS_KINDS)}")

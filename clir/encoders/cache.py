@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.encoders import Encoder
+from clir.encoders.models import Encoder
 
 _LOOKUP_CHUNK = 500  # stays well under SQLite's bound-parameter limit
 

@@ -1,7 +1,7 @@
 """BEIR folder layout: where its files live, and writing one.
 
 A BEIR folder holds `corpus.jsonl`, `queries.jsonl` and `qrels/<split>.tsv`. Reading goes through the
-generic JSONL/TSV readers in `indexer.readers`; this module only resolves paths and writes folders.
+generic JSONL/TSV readers in `clir.corpus.readers`; this module only resolves paths and writes folders.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from clir.errors import CorpusError
-from indexer.documents import Document, Qrels, Query
+from clir.records import Document, Qrels, Query
 
 QRELS_HEADER = ("query-id", "corpus-id", "score")
 

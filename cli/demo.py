@@ -6,7 +6,8 @@ import argparse
 import urllib.parse
 from pathlib import Path
 
-from clir.retrieval import Retriever
+from clir.search.render import result_lines
+from clir.search.retriever import Retriever
 
 # English queries; the relevant documents are French (Tatoeba) or de/es/zh/ar/ru (XQuAD-R) paragraphs.
 EXAMPLES = [
@@ -18,15 +19,12 @@ EXAMPLES = [
 
 
 def show_examples(retriever: Retriever, k: int) -> None:
-    langs = ", ".join(f"{lang}: {n}" for lang, n in retriever.manifest["languages"].items())
-    print(f"index {retriever.root}: {len(retriever)} documents ({langs}); encoder {retriever.encoder.name}\n")
+    langs = ", ".join(f"{lang}: {n}" for lang, n in retriever.manifest.languages.items())
+    print(f"index {retriever.store.location}: {len(retriever)} documents ({langs}); encoder {retriever.encoder.name}\n")
     for query in EXAMPLES:
         result = retriever.search(query, k=k)
-        docs = retriever.docstore.get(h.row for h in result.hits)
         print(f"Q [{result.query_lang}] {query}   (hybrid, {result.timing_ms['total']:.1f} ms)")
-        for hit in result.hits:
-            text = " ".join(docs[hit.row].text.split())
-            print(f"  {hit.rank}. [{hit.lang}] {hit.id:<15} {hit.score:.4f}  {text[:96]}")
+        print("\n".join(result_lines(retriever.store, result)))
         print()
 
 

@@ -4,7 +4,7 @@ Building goes through bm25s.BM25.build_index_from_ids with our own vocabulary, s
 re-tokenises; the builder keeps token ids as int32 arrays, so memory follows token count, not
 text size. Querying reads the saved CSC arrays directly: per query term one vectorised
 scatter-add over its postings (bm25s uses np.add.at per term, which is several times slower),
-then a partial sort for top-k.
+then a partial sort for top-k (`Ranked.top_of`).
 
 rank_bm25 parity: BM25Params(method="atire", idf_method="robertson") reproduces
 rank_bm25.BM25Okapi(k1, b, epsilon=0): the same idf ln((N-df+.5)/(df+.5)) floored at 0 and
@@ -24,14 +24,13 @@ import bm25s
 import numpy as np
 
 from clir.errors import ConfigError, CorpusError, IndexFormatError
+from clir.records import Ranked
 
 log = logging.getLogger("clir.sparse")
 
 # bm25l / bm25+ add a per-term constant to every document (a non-occurrence array), which
 # breaks "only documents sharing a term score > 0"; they are not offered.
 METHODS = ("lucene", "robertson", "atire")
-# Below this many scored rows, `_top` sorts them all instead of partitioning first.
-_SORT_ALL = 1024
 _FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
           "vocab.index.json", "params.index.json")
 
@@ -134,13 +133,13 @@ class SparseIndex:
         self.params = params
 
     @classmethod
-    def load(cls, dir: Path, mmap: bool = False) -> SparseIndex:
+    def load(cls, dir: Path) -> SparseIndex:
         root = Path(dir)
         missing = [name for name in _FILES if not (root / name).is_file()]
         if missing:
             raise IndexFormatError(f"{root}: BM25 index is missing {', '.join(missing)}")
         try:
-            bm25 = bm25s.BM25.load(root, mmap=mmap, load_corpus=False)
+            bm25 = bm25s.BM25.load(root, load_corpus=False)
         except (OSError, ValueError, TypeError, json.JSONDecodeError) as exc:
             raise IndexFormatError(f"{root}: cannot read BM25 index ({exc})".splitlines()[0]) from exc
         try:
@@ -157,10 +156,6 @@ class SparseIndex:
     def vocab_size(self) -> int:
         return len(self._vocab)
 
-    def scores(self, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every row, float32; a token repeated in the query counts each time."""
-        return self._full(self._postings(tokens))
-
     def _full(self, postings: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         out = np.zeros(self.n_docs, dtype=np.float32)
         for rows, weights in postings:
@@ -168,19 +163,20 @@ class SparseIndex:
             out[rows] += weights
         return out
 
-    def query_scores(self, tokens: list[str]) -> QueryScores:
-        """`scores` as a sparse vector: the rows scoring > 0 and their scores, equal to the last bit.
+    def query(self, tokens: list[str]) -> SparseScores:
+        """BM25 scores of every row as a sparse vector: the rows scoring > 0 and their scores; a token
+        repeated in the query counts each time.
 
         The search path uses this: a query's postings are usually a tiny fraction of the collection,
         and a full score array costs a fresh page-faulted allocation plus a scan per query."""
         postings = self._postings(tokens)
         if not postings:
-            return QueryScores.empty()
+            return SparseScores.empty()
         if sum(len(rows) for rows, _ in postings) > self.n_docs // 32:
             # sorting long posting lists costs more than one pass over a full score array
             out = self._full(postings)
             rows = np.flatnonzero(out)
-            return QueryScores(rows, out[rows])
+            return SparseScores(rows, out[rows])
         rows = np.concatenate([r for r, _ in postings])
         order = np.argsort(rows)
         sorted_rows = rows[order]
@@ -194,7 +190,7 @@ class SparseIndex:
             acc[slot[start : start + len(term_rows)]] += weights
             start += len(term_rows)
         keep = acc > 0  # a term in every document has idf 0
-        return QueryScores(rows[keep].astype(np.int64, copy=False), acc[keep])
+        return SparseScores(rows[keep].astype(np.int64, copy=False), acc[keep])
 
     def _postings(self, tokens: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """(rows, BM25 contributions) per distinct query term in ascending id order; a repeated token
@@ -209,35 +205,25 @@ class SparseIndex:
             out.append((self._indices[start:end], data if counts[term] == 1 else data * counts[term]))
         return out
 
-    def search(self, tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (rows int64, scores float32) by descending score, ties by row; only scores > 0.
-
-        `allowed` (bool per row) restricts the result to a filtered subset of the collection."""
-        scores = self.query_scores(tokens)
-        return (scores if allowed is None else scores.restrict(allowed)).top(k)
-
-    def search_batch(self, token_lists: list[list[str]], k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        return [self.search(tokens, k) for tokens in token_lists]
-
 
 @dataclass(frozen=True)
-class QueryScores:
+class SparseScores:
     """One query's BM25 scores as a sparse vector: ascending rows (all scoring > 0) and their scores."""
 
     rows: np.ndarray
     scores: np.ndarray
 
     @classmethod
-    def empty(cls) -> QueryScores:
+    def empty(cls) -> SparseScores:
         return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def restrict(self, allowed: np.ndarray) -> QueryScores:
+    def restrict(self, allowed: np.ndarray) -> SparseScores:
         """Only the rows `allowed` (bool per row of the collection) keeps."""
         keep = allowed[self.rows]
-        return QueryScores(self.rows[keep], self.scores[keep])
+        return SparseScores(self.rows[keep], self.scores[keep])
 
     def of(self, rows: np.ndarray) -> np.ndarray:
         """The score of each given row, 0 where it has none."""
@@ -246,28 +232,5 @@ class QueryScores:
         pos = np.minimum(np.searchsorted(self.rows, rows), len(self.rows) - 1)
         return np.where(self.rows[pos] == rows, self.scores[pos], np.float32(0))
 
-    def top(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return _top(self.rows, self.scores, k)
-
-
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best rows of a full score array with a score > 0 (rows int64, scores float32), by
-    descending score, ties by row."""
-    rows = np.flatnonzero(scores > 0)
-    return _top(rows, scores[rows], k)
-
-
-def _top(rows: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k of ascending `rows` with scores `vals` (> 0), by descending score, ties by row."""
-    if k <= 0 or rows.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    # Up to ~1k postings one sort of them all is cheaper than the dozen calls of a partial selection.
-    if rows.size > max(k, _SORT_ALL):
-        kth = np.partition(vals, rows.size - k)[rows.size - k]
-        above = vals > kth
-        # rows are ascending, so the lowest rows win ties at the cut-off: stable across runs
-        tied = np.flatnonzero(vals == kth)[: k - int(above.sum())]
-        keep = np.concatenate([np.flatnonzero(above), tied])
-        rows, vals = rows[keep], vals[keep]
-    order = np.lexsort((rows, -vals))[:k]
-    return rows[order].astype(np.int64, copy=False), vals[order].astype(np.float32, copy=False)
+    def top(self, k: int) -> Ranked:
+        return Ranked.top_of(self.rows, self.scores, k)

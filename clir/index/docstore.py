@@ -10,13 +10,12 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indexer.documents import Document
+from clir.records import Document, StoredDocument
 
 _SCHEMA = """
 CREATE TABLE docs (
@@ -63,16 +62,6 @@ class DocStoreWriter:
     def close(self) -> None:
         self._conn.commit()
         self._conn.close()
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    row: int
-    id: str
-    title: str
-    text: str
-    lang: str | None
-    metadata: dict[str, Any]
 
 
 class DocStore:

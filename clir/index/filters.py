@@ -1,34 +1,14 @@
-"""Search filters: restrict a search to documents of some languages and/or with metadata values."""
+"""Filters as allowed-row masks over a local index (the `Filter` record itself lives in clir.records)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from threading import Lock
-from typing import Any
 
 import numpy as np
 
-from clir.errors import ConfigError
-from indexer.docstore import DocStore
-
-_SCALARS = (str, int, float, bool)
-
-
-@dataclass(frozen=True)
-class Filter:
-    langs: tuple[str, ...] = ()
-    metadata: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
-
-    @classmethod
-    def make(cls, langs: list[str] | None = None, metadata: dict[str, Any] | None = None) -> Filter | None:
-        """None when nothing is filtered; ConfigError for values that cannot be compared."""
-        for key, value in (metadata or {}).items():
-            if not isinstance(value, _SCALARS):
-                raise ConfigError(f"filter.metadata.{key}: only string, number or boolean values can be matched")
-        if not langs and not metadata:
-            return None
-        return cls(tuple(sorted({lang.lower() for lang in langs or ()})), tuple(sorted((metadata or {}).items())))
+from clir.index.docstore import DocStore
+from clir.records import Filter
 
 
 class FilterCache:

@@ -1,6 +1,6 @@
 """Raw records with their line (or row) numbers from JSONL, TSV/CSV and Parquet files.
 
-Validation lives in `indexer.readers`; this layer only parses, and reports unparseable input as a
+Validation lives in `clir.corpus.readers`; this layer only parses, and reports unparseable input as a
 one-line `file:line:` CorpusError.
 """
 

@@ -1,4 +1,5 @@
-"""`clir eval`: evaluate configurations of one index on a dataset, or merge earlier evaluations."""
+"""`clir eval`: evaluate configurations of one index (or a running service) on a dataset, or merge
+earlier evaluations."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cli.args import positive_int
 from clir.errors import ConfigError
 from eval.dataset import DATASET_FORMATS, load_dataset
 from eval.report import build_metrics, compare, write_per_query, write_report
 from eval.runner import CONFIGS, resolve_configs, run_evaluation
+from eval.searchers import open_local
 
 
-def add_eval_parser(sub: argparse._SubParsersAction, positive_int: Any) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("eval", help="evaluate an index on a test collection (TREC runs, measures, report)")
     p.add_argument("--index", type=Path, help="index directory (in-process evaluation)")
     p.add_argument("--server", default=None, metavar="URL", help="evaluate through a running service instead")
@@ -32,29 +35,10 @@ def add_eval_parser(sub: argparse._SubParsersAction, positive_int: Any) -> None:
     p.add_argument("--compare", type=Path, nargs="+", metavar="OUT", help="merge earlier eval folders instead")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=run)
 
 
-def index_summary(retriever: Any) -> dict[str, Any]:
-    manifest = retriever.manifest
-    return {"path": str(retriever.root), "encoder": manifest["encoder"]["name"],
-            "documents": manifest["counts"]["documents"], "languages": manifest.get("languages", {}),
-            "dense": manifest["dense"]["kind"], "created": manifest.get("created")}
-
-
-def open_retriever(index: Path, embed_cache: Path | None) -> Any:
-    from clir.retrieval import Retriever
-    from indexer.embed_cache import CachedEncoder
-    from indexer.encoders import load_encoder
-    from indexer.manifest import read_manifest
-
-    if embed_cache is None:
-        return Retriever.open(index)
-    encoder = CachedEncoder(load_encoder(read_manifest(index)["encoder"]["name"]), embed_cache)
-    return Retriever.open(index, encoder=encoder)
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.compare:
         merged = compare(args.compare, args.out)
         print(f"compared {len(merged['configs'])} runs into {args.out}/report.md")
@@ -69,8 +53,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         searcher: Any = RemoteSearcher(args.server, args.api_key or os.environ.get("CLIR_API_KEY"))
         summary = searcher.summary()
     else:
-        searcher = open_retriever(args.index, args.embed_cache)
-        summary = index_summary(searcher)
+        searcher = open_local(args.index, args.embed_cache)
+        summary = searcher.summary()
     dataset = load_dataset(args.dataset, fmt=args.dataset_format, split=args.split, max_queries=args.max_queries,
                            sample_seed=args.sample_seed, clirudit_docs=args.clirudit_docs)
     run = run_evaluation(searcher, dataset, configs, args.out, depth=args.depth, batch_size=args.batch_size,

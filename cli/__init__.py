@@ -1,0 +1,1 @@
+"""The `clir` command line: one module per command, on top of indexer/, app/ and eval/."""

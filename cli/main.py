@@ -1,0 +1,43 @@
+"""`clir` command line: index, search, data import, serve and eval; one module per command.
+
+User errors (bad arguments, unreadable corpus, invalid index) print one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from cli import data, eval, index, search, serve
+from cli.args import EXIT_USAGE, Parser
+from clir.errors import ClirError
+
+COMMANDS = (index, search, data, serve, eval)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="clir", description="Cross-lingual retrieval: index, search, evaluate, serve.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except ClirError as exc:
+        print(f"clir: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("clir: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

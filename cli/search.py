@@ -1,0 +1,36 @@
+"""`clir search`: search an index from the terminal (text lines, or one JSON object)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from cli.args import positive_int
+from clir.search.options import DEFAULT_K, MODES
+from clir.search.render import result_lines, result_payload
+from clir.search.retriever import Retriever
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("search", help="search an index")
+    p.add_argument("--index", required=True, type=Path)
+    p.add_argument("--mode", default="hybrid", choices=MODES)
+    p.add_argument("--k", type=positive_int, default=DEFAULT_K)
+    p.add_argument("--depth", type=positive_int, default=None, help="candidates per list before fusion")
+    p.add_argument("--lang", default=None, help="query language (ISO 639-1); detected when omitted")
+    p.add_argument("--encoder", default=None, help="query encoder; must equal the index's (default: the index's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (the service's /search response)")
+    p.add_argument("query")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    retriever = Retriever.open(args.index, encoder=args.encoder)
+    result = retriever.search(args.query, k=args.k, mode=args.mode, query_lang=args.lang, depth=args.depth)
+    if args.json:
+        print(json.dumps(result_payload(retriever.store, result), ensure_ascii=False))
+        return 0
+    print(f"query: {result.query!r} (lang: {result.query_lang or 'unknown'}, mode: {args.mode})")
+    print("\n".join(result_lines(retriever.store, result)))
+    return 0

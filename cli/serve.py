@@ -1,0 +1,42 @@
+"""`clir serve`: serve an index over HTTP (settings also from CLIR_* variables)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cli.args import positive_int
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve an index over HTTP (settings also from CLIR_* variables)")
+    p.add_argument("--index", type=Path, default=None, help="index directory (default: $CLIR_INDEX)")
+    p.add_argument("--host", default=None, help="default 127.0.0.1 ($CLIR_HOST)")
+    p.add_argument("--port", type=positive_int, default=None, help="default 8000 ($CLIR_PORT)")
+    p.add_argument("--workers", type=positive_int, default=None, help="worker processes ($CLIR_WORKERS)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from app.settings import Settings
+    from clir.index.manifest import load_manifest
+
+    flags = {"index": args.index, "host": args.host, "port": args.port, "workers": args.workers}
+    for name, value in flags.items():
+        if value is not None:  # flags override the environment, and worker processes read it
+            os.environ[f"CLIR_{name.upper()}"] = str(value)
+    settings = Settings()
+    load_manifest(settings.index, verify=settings.verify_checksums)  # fail here, in one line, not per worker
+    if settings.workers == 1:
+        from app.main import create_app
+
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
+                    access_log=settings.access_log)
+    else:
+        uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level=settings.log_level, access_log=settings.access_log)
+    return 0

@@ -1,0 +1,50 @@
+"""File helpers every writer shares: one checksum and one way to put a finished directory in place."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+_CHUNK = 1 << 20
+
+
+def update_sha256(digest: hashlib._Hash, path: Path) -> None:
+    """Feed a file's bytes into `digest` (large files in 1 MiB blocks)."""
+    with open(path, "rb") as fh:
+        while block := fh.read(_CHUNK):
+            digest.update(block)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    update_sha256(digest, path)
+    return digest.hexdigest()
+
+
+def scratch_dir(out: Path, tag: str) -> Path:
+    """A fresh directory beside `out` (same filesystem, so the final rename is atomic), named
+    `.NAME.TAG`; anything left there by an earlier run with the same tag is removed first."""
+    tmp = out.parent / f".{out.name}.{tag}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp.mkdir()  # mkdir (not mkdtemp) honours the umask
+    return tmp
+
+
+def install_dir(tmp: Path, out: Path) -> None:
+    """Move the finished directory `tmp` to `out`, replacing what is there only now; on failure the
+    old directory is put back."""
+    if not out.exists():
+        tmp.rename(out)
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    out.rename(old)
+    try:
+        tmp.rename(out)
+    except OSError:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

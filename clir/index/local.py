@@ -1,0 +1,87 @@
+"""The embedded index: an immutable directory of FAISS, bm25s and SQLite files behind `IndexStore`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from clir.errors import IndexFormatError
+from clir.index.dense import DenseIndex, set_search_threads
+from clir.index.docstore import DocStore
+from clir.index.filters import FilterCache
+from clir.index.manifest import DOCSTORE, FAISS_FILE, SPARSE_DIR, Manifest, load_manifest
+from clir.index.sparse import SparseIndex, SparseScores
+from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors
+
+
+class LocalIndex:
+    """One index directory, loaded: safe to share between threads (nothing in it changes after open)."""
+
+    def __init__(self, root: Path, manifest: Manifest, docstore: DocStore, dense: DenseIndex,
+                 sparse: SparseIndex) -> None:
+        self.root = root
+        self.location = str(root)
+        self.manifest = manifest
+        self._docstore = docstore
+        self._dense = dense
+        self._sparse = sparse
+        self._filters = FilterCache(docstore)
+
+    @classmethod
+    def open(cls, root: str | Path, *, verify: bool = True, threads: int | None = None,
+             ef_search: int | None = None, nprobe: int | None = None) -> LocalIndex:
+        """Load and check an index directory (sha256 of every file when `verify`); IndexFormatError if
+        it is missing, corrupted or inconsistent. `threads` caps FAISS's threads (process-wide)."""
+        root = Path(root)
+        if threads:
+            set_search_threads(threads)
+        manifest = load_manifest(root, verify=verify)
+        try:
+            docstore = DocStore(root / DOCSTORE)
+            dense = DenseIndex.load(root / FAISS_FILE, manifest.dense_kind, ef_search, nprobe)
+            sparse = SparseIndex.load(root / SPARSE_DIR)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise IndexFormatError(f"{root}: cannot load index files ({exc})".splitlines()[0]) from exc
+        if not (len(docstore) == dense.n_vectors == sparse.n_docs == manifest.documents):
+            raise IndexFormatError(f"{root}: index parts disagree on the number of documents")
+        return cls(root, manifest, docstore, dense, sparse)
+
+    def __len__(self) -> int:
+        return len(self._docstore)
+
+    def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
+        rows, scores = self._dense.search(vectors, k, self._filters.mask(flt))
+        return [Ranked.from_search(r, s) for r, s in zip(rows, scores, strict=True)]
+
+    def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.float32)
+        return (self._dense.reconstruct(rows) @ vector).astype(np.float32, copy=False)
+
+    def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> SparseScores:
+        scores = self._sparse.query(tokens)
+        allowed = self._filters.mask(flt)
+        return scores if allowed is None else scores.restrict(allowed)
+
+    def ids(self, rows: Sequence[int]) -> list[str]:
+        ids = self._docstore.ids
+        return [ids[r] for r in rows]
+
+    def titles(self, rows: Sequence[int]) -> list[str]:
+        titles = self._docstore.titles
+        return [titles[r] for r in rows]
+
+    def langs(self, rows: Rows) -> NDArray[np.str_]:
+        return self._docstore.langs[rows]
+
+    def documents(self, rows: Sequence[int]) -> dict[int, StoredDocument]:
+        return self._docstore.get(rows)
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        return self._docstore.get_by_id(doc_id)
+
+    def missing(self, doc_ids: Sequence[str]) -> list[str]:
+        return [doc_id for doc_id in doc_ids if self._docstore.row_of(doc_id) is None]

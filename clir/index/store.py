@@ -1,0 +1,63 @@
+"""The storage seam: the one interface the search core talks to an index through.
+
+An index store holds documents under integer rows (keys it assigns; stable while the store is open)
+and answers the questions retrieval asks: nearest neighbours of query vectors, BM25 evidence for a
+query's tokens, exact scores of given rows on either side (fusion needs both scores of every
+candidate), and the documents behind rows. `clir.index.local.LocalIndex` implements it over FAISS,
+bm25s and SQLite files; a mutable index or a distributed engine implements the same methods, so
+nothing above this package touches FAISS, bm25s, SQLite or a remote engine directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from clir.index.manifest import Manifest
+from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors
+
+
+class SparseMatches(Protocol):
+    """One query's BM25 evidence: its top list, and the exact score of any row (0 without a shared term)."""
+
+    def top(self, k: int) -> Ranked: ...
+
+    def of(self, rows: Rows) -> Scores: ...
+
+
+class IndexStore(Protocol):
+    location: str
+    manifest: Manifest
+
+    def __len__(self) -> int: ...
+
+    def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
+        """The k nearest rows of each query vector (inner product), restricted to `flt`."""
+        ...
+
+    def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
+        """The inner product of one query vector with the stored vectors of `rows`."""
+        ...
+
+    def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> SparseMatches:
+        """BM25 evidence for one query's analysed tokens, restricted to `flt`."""
+        ...
+
+    def ids(self, rows: Sequence[int]) -> list[str]: ...
+
+    def titles(self, rows: Sequence[int]) -> list[str]: ...
+
+    def langs(self, rows: Rows) -> NDArray[np.str_]:
+        """The language each row was indexed with ("" when undetermined)."""
+        ...
+
+    def documents(self, rows: Sequence[int]) -> dict[int, StoredDocument]: ...
+
+    def document(self, doc_id: str) -> StoredDocument | None: ...
+
+    def missing(self, doc_ids: Sequence[str]) -> list[str]:
+        """The given ids the index does not hold."""
+        ...

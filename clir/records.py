@@ -1,0 +1,163 @@
+"""The records every layer passes around: documents and queries, ranked row lists, filters, and what a
+search returns (hits with their dense and sparse score components).
+
+Rows are the integer keys an index store gives its documents (`clir.index.store`); ids are the
+corpus's own document ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from clir.errors import ConfigError
+
+Rows = NDArray[np.int64]
+Scores = NDArray[np.float32]
+Mask = NDArray[np.bool_]
+Vectors = NDArray[np.float32]
+# qrels: query id -> document id -> graded relevance
+Qrels = dict[str, dict[str, int]]
+MetadataValue = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Document:
+    """One retrievable passage. `lang` is an ISO 639-1 code when known, else None (detected later)."""
+
+    id: str
+    text: str
+    title: str = ""
+    lang: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as an index holds it: its row, and the language it was indexed with."""
+
+    row: int
+    id: str
+    title: str
+    text: str
+    lang: str | None
+    metadata: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "text": self.text, "lang": self.lang, "metadata": self.metadata}
+
+
+@dataclass(frozen=True)
+class Query:
+    id: str
+    text: str
+    lang: str | None = None
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """The one ranked-list type: rows sorted by descending score (ranks are positions + 1)."""
+
+    rows: Rows
+    scores: Scores
+
+    @classmethod
+    def empty(cls) -> Ranked:
+        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+
+    @classmethod
+    def from_search(cls, rows: NDArray[Any], scores: NDArray[Any]) -> Ranked:
+        """A nearest-neighbour result row, without FAISS's -1 padding."""
+        keep = rows >= 0
+        return cls(rows[keep].astype(np.int64, copy=False), scores[keep].astype(np.float32, copy=False))
+
+    @classmethod
+    def top_of(cls, rows: NDArray[Any], scores: NDArray[Any], k: int | None = None) -> Ranked:
+        """The k best of `rows` (ascending) by descending score, ties broken by the lower row, so results
+        are deterministic. Scores are compared as given and returned as float32."""
+        n = len(rows)
+        k = n if k is None else min(k, n)
+        if k <= 0:
+            return cls.empty()
+        # Up to ~1k rows one sort of them all is cheaper than the dozen calls of a partial selection.
+        if n > max(k, _SORT_ALL):
+            kth = np.partition(scores, n - k)[n - k]
+            above = scores > kth
+            # rows are ascending, so the lowest rows win ties at the cut-off
+            tied = np.flatnonzero(scores == kth)[: k - int(above.sum())]
+            keep = np.concatenate([np.flatnonzero(above), tied])
+            rows, scores = rows[keep], scores[keep]
+        order = np.lexsort((rows, -scores))[:k]
+        return cls(rows[order].astype(np.int64, copy=False), scores[order].astype(np.float32, copy=False))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def top(self, k: int) -> Ranked:
+        return Ranked(self.rows[:k], self.scores[:k])
+
+
+# Below this many rows, `Ranked.top_of` sorts them all instead of partitioning first.
+_SORT_ALL = 1024
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Restrict a search to documents in some languages and/or with given metadata values."""
+
+    langs: tuple[str, ...] = ()
+    metadata: tuple[tuple[str, MetadataValue], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def make(cls, langs: list[str] | None = None, metadata: dict[str, Any] | None = None) -> Filter | None:
+        """None when nothing is filtered; ConfigError for values that cannot be compared."""
+        for key, value in (metadata or {}).items():
+            if not isinstance(value, str | int | float | bool):
+                raise ConfigError(f"filter.metadata.{key}: only string, number or boolean values can be matched")
+        if not langs and not metadata:
+            return None
+        return cls(tuple(sorted({lang.lower() for lang in langs or ()})), tuple(sorted((metadata or {}).items())))
+
+
+@dataclass(frozen=True)
+class Component:
+    """One retriever's view of a hit: its score, and its rank in that retriever's top list (None if
+    the document was not in that list and its score was computed for fusion only)."""
+
+    score: float
+    rank: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": self.score, "rank": self.rank}
+
+
+@dataclass
+class Hit:
+    row: int
+    id: str
+    rank: int
+    score: float
+    lang: str | None
+    dense: Component | None = None
+    sparse: Component | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rank": self.rank,
+            "score": self.score,
+            "lang": self.lang,
+            "dense": None if self.dense is None else self.dense.to_dict(),
+            "sparse": None if self.sparse is None else self.sparse.to_dict(),
+        }
+
+
+@dataclass
+class SearchResult:
+    query: str
+    query_lang: str | None
+    hits: list[Hit]
+    timing_ms: dict[str, float] = field(default_factory=dict)

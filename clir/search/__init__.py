@@ -1,0 +1,1 @@
+"""Search: the retriever (query -> candidates -> fusion -> hits), fusion methods and hit rendering."""

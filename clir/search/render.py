@@ -1,0 +1,38 @@
+"""Search results rendered for people and programs: the one place hits become JSON or text lines
+(the HTTP service, `clir search` and the demo all call these)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clir.index.store import IndexStore
+from clir.records import SearchResult
+
+SNIPPET_CHARS = 96
+
+
+def result_payload(store: IndexStore, result: SearchResult, include_text: bool = False) -> dict[str, Any]:
+    """The JSON object of one search: hits with their score components and titles (and texts and
+    metadata when asked)."""
+    rows = [h.row for h in result.hits]
+    titles = store.titles(rows)
+    docs = store.documents(rows) if include_text else {}
+    hits = []
+    for hit, title in zip(result.hits, titles, strict=True):
+        item = hit.to_dict() | {"title": title}
+        if include_text:
+            doc = docs[hit.row]
+            item |= {"text": doc.text, "metadata": doc.metadata}
+        hits.append(item)
+    return {"query": result.query, "query_lang": result.query_lang, "hits": hits, "timing_ms": result.timing_ms}
+
+
+def result_lines(store: IndexStore, result: SearchResult, width: int = SNIPPET_CHARS) -> list[str]:
+    """One line per hit for a terminal: rank, score, id, language and the start of the title and text."""
+    docs = store.documents([h.row for h in result.hits])
+    lines = []
+    for hit in result.hits:
+        doc = docs[hit.row]
+        snippet = " ".join(f"{doc.title} {doc.text}".split())[:width]
+        lines.append(f"{hit.rank:>3}  {hit.score:8.4f}  {hit.id:<16} [{hit.lang or '?'}] {snippet}")
+    return lines

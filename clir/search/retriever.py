@@ -1,0 +1,200 @@
+"""The retrieval core shared by the CLI, the HTTP service and the evaluator.
+
+It encodes queries with the encoder an index was built with, asks the index store (`clir.index.store`)
+for dense and sparse candidates, and fuses them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from clir.encoders.models import Encoder, canonical_name, load_encoder
+from clir.errors import ConfigError
+from clir.index.local import LocalIndex
+from clir.index.manifest import Manifest
+from clir.index.store import IndexStore, SparseMatches
+from clir.records import Component, Filter, Hit, Mask, Ranked, SearchResult, Vectors
+from clir.search.fusion import Candidates, FusionParams, fuse
+from clir.search.options import DEFAULT_DEPTH, MODES
+from clir.text.analyzers import analyzer_for
+from clir.text.langid import resolve_query_lang
+
+DEFAULT_FUSION = FusionParams()
+Encode = Callable[[Sequence[str]], Vectors]
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
+
+
+class _NoMatches:
+    """The sparse side of a dense-only search."""
+
+    def top(self, k: int) -> Ranked:
+        return Ranked.empty()
+
+    def of(self, rows: np.ndarray) -> np.ndarray:
+        return np.zeros(len(rows), dtype=np.float32)
+
+
+class Retriever:
+    """One index store and its encoder. Thread-safe: it holds no state between searches."""
+
+    def __init__(self, store: IndexStore, encoder: Encoder) -> None:
+        store.manifest.check_encoder(encoder.name, store.location)
+        self.store = store
+        self.encoder = encoder
+        langs = [lang for lang in store.manifest.languages if lang != "und"]
+        # Detection restricted to the collection's languages (plus English, the usual query language)
+        # is far more reliable on short queries than open-set detection.
+        self.query_lang_candidates = sorted({*langs, "en"})
+        # With xQG sparse expansion every document also carries text in the generation languages:
+        # BM25 evidence in those languages is same-language evidence.
+        self.expansion_langs = store.manifest.expansion_langs
+        # Load the language-ID model and the analyzers now, not in the first request (the first analyzer
+        # costs ~0.1-0.5 s of one-time set-up).
+        self.resolve_lang("warm up", None)
+        for lang in (*self.query_lang_candidates, None):
+            analyzer_for(lang).tokens("warm up")
+
+    @classmethod
+    def open(cls, root: str | Path, *, encoder: str | Encoder | None = None, verify: bool = True,
+             threads: int | None = None, ef_search: int | None = None, nprobe: int | None = None) -> Retriever:
+        """An index directory with its encoder (the one it records, unless given; a different one is
+        refused before any model loads). `threads` caps the index's search threads in this process."""
+        store = LocalIndex.open(root, verify=verify, threads=threads, ef_search=ef_search, nprobe=nprobe)
+        if isinstance(encoder, str):
+            store.manifest.check_encoder(canonical_name(encoder), root)
+        model = encoder if encoder is not None and not isinstance(encoder, str) else \
+            load_encoder(encoder or store.manifest.encoder_name)
+        return cls(store, model)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.store.manifest
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def missing_documents(self, doc_ids: Sequence[str]) -> list[str]:
+        return self.store.missing(doc_ids)
+
+    def resolve_lang(self, query: str, hint: str | None) -> str | None:
+        return resolve_query_lang(query, hint, self.query_lang_candidates)[0]
+
+    def sparse_matches(self, query: str, lang: str | None, flt: Filter | None = None) -> SparseMatches:
+        """BM25 evidence for a query analysed as `lang` (None: the neutral analyzer)."""
+        return self.store.sparse_search(analyzer_for(lang).tokens(query), flt)
+
+    def same_language(self, rows: np.ndarray, lang: str | None) -> Mask:
+        """Which rows' BM25 evidence counts as same-language for a query in `lang`."""
+        if lang is not None and lang in self.expansion_langs:
+            return np.ones(len(rows), dtype=bool)
+        return self.store.langs(rows) == (lang or "\0")
+
+    # -- search ---------------------------------------------------------------------------------
+
+    def search(self, query: str, *, k: int = 10, mode: str = "hybrid", query_lang: str | None = None,
+               depth: int | None = None, fusion: FusionParams | None = None,
+               filter: Filter | None = None) -> SearchResult:
+        return self.search_batch([query], k=k, mode=mode, query_langs=[query_lang], depth=depth, fusion=fusion,
+                                 filter=filter)[0]
+
+    def search_batch(self, queries: Sequence[str], *, k: int = 10, mode: str = "hybrid",
+                     query_langs: Sequence[str | None] | None = None, depth: int | None = None,
+                     fusion: FusionParams | None = None, filter: Filter | None = None,
+                     encode: Encode | None = None) -> list[SearchResult]:
+        """Search several queries; their vectors are encoded as one batch (by `encode` when given:
+        the service's micro-batcher, the evaluator's memo)."""
+        if mode not in MODES:
+            raise ConfigError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
+        if k < 1:
+            raise ConfigError("k must be at least 1")
+        fusion = fusion or DEFAULT_FUSION
+        depth = max(k, depth or DEFAULT_DEPTH)
+        hints = list(query_langs) if query_langs is not None else [None] * len(queries)
+        t0 = time.perf_counter()
+        timing = dict.fromkeys(("encode", "dense", "sparse"), 0.0)
+        # Language ID and BM25 run in this thread, before encoding. Overlapping them with encoding in a
+        # worker thread gained nothing measurable: the encoders already keep every core busy (OpenMP).
+        start = time.perf_counter()
+        langs = [self.resolve_lang(q, h) for q, h in zip(queries, hints, strict=True)]
+        sparse: list[SparseMatches] = [_NoMatches()] * len(queries)
+        if mode != "dense":
+            sparse = [self.sparse_matches(q, lang, filter) for q, lang in zip(queries, langs, strict=True)]
+        timing["sparse"] = _ms(start)
+        dense = [Ranked.empty()] * len(queries)
+        vectors = np.zeros((len(queries), 0), dtype=np.float32)
+        if mode != "sparse":
+            start = time.perf_counter()
+            vectors = (encode or self.encoder.encode_queries)(queries)
+            timing["encode"] = _ms(start)
+            start = time.perf_counter()
+            dense = self.store.dense_search(vectors, depth, filter)
+            timing["dense"] = _ms(start)
+        results = []
+        for i, query in enumerate(queries):
+            start = time.perf_counter()
+            if mode == "hybrid":
+                hits = self._fused_hits(self.candidates(vectors[i], dense[i], sparse[i], depth), langs[i], k, fusion)
+            elif mode == "dense":
+                hits = self._list_hits(dense[i].top(k), "dense")
+            else:
+                hits = self._list_hits(sparse[i].top(k), "sparse")
+            per_query = {name: round(value / len(queries), 3) for name, value in timing.items()}
+            per_query["fuse"] = _ms(start)
+            per_query["total"] = round(_ms(t0) / len(queries), 3)
+            results.append(SearchResult(query, langs[i], hits, per_query))
+        return results
+
+    def candidates(self, vector: Vectors, dense: Ranked, sparse_matches: SparseMatches, depth: int) -> Candidates:
+        """Union of the dense and sparse top-`depth` lists with exact scores from both sides."""
+        sparse = sparse_matches.top(depth)
+        # One sort of the dense rows answers both "which sparse rows are new" and "where does each
+        # shared row sit in the dense list" (np.isin builds a table as long as the row range).
+        order = np.argsort(dense.rows)
+        pos = np.minimum(np.searchsorted(dense.rows[order], sparse.rows), max(len(dense) - 1, 0))
+        shared = dense.rows[order[pos]] == sparse.rows if len(dense) else np.zeros(len(sparse), dtype=bool)
+        extra_at = np.flatnonzero(~shared)
+        extra = sparse.rows[extra_at]
+        rows = np.concatenate([dense.rows, extra])
+        dense_scores = np.concatenate([dense.scores, self.store.dense_scores(vector, extra)])
+        sparse_top = np.zeros(depth, dtype=np.float32)
+        sparse_top[: len(sparse)] = sparse.scores
+        # rows start with the dense list in its order, then the sparse-only rows in sparse order
+        dense_rank = np.zeros(len(rows), dtype=np.int64)
+        dense_rank[: len(dense)] = np.arange(1, len(dense) + 1)
+        sparse_rank = np.zeros(len(rows), dtype=np.int64)
+        sparse_rank[order[pos[shared]]] = np.flatnonzero(shared) + 1
+        sparse_rank[len(dense):] = extra_at + 1
+        sparse_of = np.concatenate([sparse_matches.of(dense.rows), sparse.scores[extra_at]])
+        return Candidates(rows=rows, dense=dense_scores.astype(np.float32), sparse=sparse_of,
+                          dense_rank=dense_rank, sparse_rank=sparse_rank, sparse_top=sparse_top)
+
+    def _fused_hits(self, c: Candidates, lang: str | None, k: int, fusion: FusionParams) -> list[Hit]:
+        fused = Ranked.top_of(np.arange(len(c)), fuse(c, fusion, self.same_language(c.rows, lang)), k)
+        rows = c.rows[fused.rows]
+        ids, langs = self.store.ids(rows.tolist()), self.store.langs(rows)
+        hits = []
+        for rank, (i, score) in enumerate(zip(fused.rows.tolist(), fused.scores.tolist(), strict=True), 1):
+            dr, sr = int(c.dense_rank[i]), int(c.sparse_rank[i])
+            hits.append(Hit(row=int(c.rows[i]), id=ids[rank - 1], rank=rank, score=score,
+                            lang=str(langs[rank - 1]) or None,
+                            dense=Component(float(c.dense[i]), dr or None),
+                            sparse=Component(float(c.sparse[i]), sr or None)))
+        return hits
+
+    def _list_hits(self, ranked: Ranked, side: str) -> list[Hit]:
+        rows = ranked.rows.tolist()
+        ids, langs = self.store.ids(rows), self.store.langs(ranked.rows)
+        hits = []
+        for rank, (row, score) in enumerate(zip(rows, ranked.scores.tolist(), strict=True), 1):
+            component = Component(float(score), rank)
+            hits.append(Hit(row=row, id=ids[rank - 1], rank=rank, score=float(score), lang=str(langs[rank - 1]) or None,
+                            dense=component if side == "dense" else None,
+                            sparse=component if side == "sparse" else None))
+        return hits

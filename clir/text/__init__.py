@@ -1,0 +1,1 @@
+"""Text: language codes, analyzers (BM25 tokens) and language identification."""

@@ -1,0 +1,47 @@
+"""The in-process searcher evaluation runs on: the retrieval core plus an eval-only query-vector memo."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from clir.encoders.cache import CachedEncoder
+from clir.encoders.models import Encoder, load_encoder
+from clir.index.manifest import read_manifest
+from clir.records import SearchResult, Vectors
+from clir.search.retriever import Retriever
+
+
+class LocalSearcher:
+    """A Retriever for one evaluation loop. Each configuration is searched on the same batch of
+    queries in turn (dense, then hybrid, ...): the last batch's vectors are remembered so the batch is
+    encoded once. That memo is the only state here, and evaluation runs in one thread."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        self._last: tuple[tuple[str, ...], Vectors] | None = None
+
+    def encode(self, queries: Sequence[str]) -> Vectors:
+        key = tuple(queries)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        vectors = self.retriever.encoder.encode_queries(list(queries))
+        self._last = (key, vectors)
+        return vectors
+
+    def search_batch(self, queries: Sequence[str], **options: Any) -> list[SearchResult]:
+        return self.retriever.search_batch(queries, encode=self.encode, **options)
+
+    def missing_documents(self, doc_ids: Sequence[str]) -> list[str]:
+        return self.retriever.missing_documents(doc_ids)
+
+    def summary(self) -> dict[str, Any]:
+        return self.retriever.manifest.summary(self.retriever.store.location)
+
+
+def open_local(index: Path, embed_cache: Path | None = None, encoder: Encoder | None = None) -> LocalSearcher:
+    """An index directory's searcher; query vectors go through `embed_cache` when given."""
+    if encoder is None and embed_cache is not None:
+        encoder = CachedEncoder(load_encoder(read_manifest(index).encoder_name), embed_cache)
+    return LocalSearcher(Retriever.open(index, encoder=encoder))
