@@ -27,10 +27,12 @@ demo: $(SAMPLE_INDEX)/manifest.json
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy clir indexer app eval cli
 	$(VENV)/bin/pytest -q
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy clir indexer app eval cli
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench_build.py
@@ -38,15 +40,15 @@ bench: $(VENV)/.installed
 clean:
 	rm -rf $(SAMPLE_INDEX) .pytest_cache .ruff_cache
 
-# README results table from ../shared/data (not part of the tests; ~30 min on 2 cores, less when cached)
+# docs/evaluation.md's results table from ../shared/data (not part of the tests; ~30 min on 2 cores, less when cached)
 SHARED ?= ../shared/data
 eval-dev: $(VENV)/.installed
 	$(PY) bench/eval_dev.py --shared $(SHARED) --work runs/dev --update-doc docs/evaluation.md
 
-# README's xQG oracle table (needs the eval-dev work folder's datasets; reuses its caches)
+# docs/xqg.md's xQG oracle table (needs the eval-dev work folder's datasets; reuses its caches)
 xqg-oracle: $(VENV)/.installed
 	$(PY) bench/xqg_oracle.py --shared $(SHARED) --work runs/dev --update-doc docs/xqg.md
 
-# README's fusion tuning record (development data only)
+# docs/fusion.md's fusion tuning record (development data only)
 tune-fusion: $(VENV)/.installed
 	$(PY) bench/tune_fusion.py --shared $(SHARED) --work runs/dev --update-doc docs/fusion.md

@@ -68,7 +68,7 @@ class HotSearch:
 def _route_path(scope: dict[str, Any]) -> str:
     """The path below the app's mount point, as Starlette's router matches it."""
     path, root = scope["path"], scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path  # type: ignore[no-any-return]
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 async def _read_body(receive: Any) -> bytes | None:

@@ -22,7 +22,7 @@ async def get_service(request: Request) -> SearchService:
     service = getattr(request.app.state, "service", None)
     if service is None:
         raise HTTPException(status_code=503, detail="index not loaded")
-    return service  # type: ignore[no-any-return]
+    return service
 
 
 Service = Annotated[SearchService, Depends(get_service)]

@@ -37,7 +37,7 @@ class SearchService:
         self.retriever = Retriever.open(settings.index, verify=settings.verify_checksums,
                                         threads=settings.effective_threads(), ef_search=settings.ef_search,
                                         nprobe=settings.nprobe)
-        # the encoder's first call costs ~2x a later one (buffers, thread pool): pay it before serving
+        # the encoder's first call costs more than later ones (buffers, thread pool): pay it before serving
         self.retriever.encoder.encode_queries(["warm up"])
         self.batcher = (MicroBatcher(self.retriever.encoder.encode_queries, settings.micro_batch_max)
                         if settings.micro_batch else None)
@@ -45,7 +45,7 @@ class SearchService:
         self._inflight = 0
         self._inflight_lock = threading.Lock()
         # Searches block (encoding, FAISS), so they run in these threads, never on the event loop.
-        # A plain executor hand-off costs ~0.2 ms less per request than anyio's thread pool (its
+        # A plain executor hand-off costs less per request than anyio's thread pool (its
         # limiter and cancel scopes); as many threads as a micro-batch holds, so one can fill.
         self._executor = ThreadPoolExecutor(max_workers=max(4, settings.micro_batch_max),
                                             thread_name_prefix="clir-search")

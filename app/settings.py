@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     micro_batch: bool = Field(True, description="encode concurrent single queries as one batch")
     micro_batch_max: int = Field(32, ge=1)
     log_level: str = Field("info")
-    # Off by default, as in gunicorn: formatting and writing a line per request costs ~0.2 ms of the
+    # Off by default, as in gunicorn: formatting and writing a line per request costs part of the
     # latency budget, and /metrics already counts requests by endpoint and status.
     access_log: bool = Field(False, description="log one line per request (uvicorn's access log)")
 

@@ -1,4 +1,4 @@
-"""From ../shared/data to the README's results table (`make eval-dev`).
+"""From ../shared/data to the results table of docs/evaluation.md (`make eval-dev`).
 
     python bench/eval_dev.py --shared ../shared/data --work runs/dev [--configs dense,sparse,hybrid]
         [--only tatoeba,xquad] [--update-doc docs/evaluation.md]

@@ -7,7 +7,6 @@ import sys
 from typing import NoReturn
 
 EXIT_USAGE = 2
-Subparsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 class Parser(argparse.ArgumentParser):

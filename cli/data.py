@@ -8,7 +8,7 @@ from pathlib import Path
 from cli.args import Parser
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("data", help="import evaluation data into BEIR folders")
     data_sub = p.add_subparsers(dest="dataset", required=True, parser_class=Parser)
     t = data_sub.add_parser("tatoeba", help="English queries -> documents in another language")

@@ -16,7 +16,7 @@ from eval.runner import CONFIGS, resolve_configs, run_evaluation
 from eval.searchers import open_local
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("eval", help="evaluate an index on a test collection (TREC runs, measures, report)")
     p.add_argument("--index", type=Path, help="index directory (in-process evaluation)")
     p.add_argument("--server", default=None, metavar="URL", help="evaluate through a running service instead")

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from indexer.xqg.augment import XQGConfig
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from clir.corpus.readers import FORMATS
     from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
     from clir.index.dense import FAISS_KINDS, HNSW_STORAGES, DenseParams

@@ -12,7 +12,7 @@ from clir.search.render import result_lines, result_payload
 from clir.search.retriever import Retriever
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("search", help="search an index")
     p.add_argument("--index", required=True, type=Path)
     p.add_argument("--mode", default="hybrid", choices=MODES)

@@ -8,7 +8,7 @@ from pathlib import Path
 from cli.args import positive_int
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="serve an index over HTTP (settings also from CLIR_* variables)")
     p.add_argument("--index", type=Path, default=None, help="index directory (default: $CLIR_INDEX)")
     p.add_argument("--host", default=None, help="default 127.0.0.1 ($CLIR_HOST)")

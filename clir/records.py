@@ -82,7 +82,7 @@ class Ranked:
         k = n if k is None else min(k, n)
         if k <= 0:
             return cls.empty()
-        # Up to ~1k rows one sort of them all is cheaper than the dozen calls of a partial selection.
+        # For short lists one sort of them all is cheaper than the calls of a partial selection.
         if n > max(k, _SORT_ALL):
             kth = np.partition(scores, n - k)[n - k]
             above = scores > kth

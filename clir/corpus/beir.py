@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from clir.errors import CorpusError
 from clir.records import Document, Qrels, Query
@@ -83,7 +84,7 @@ def write_beir(
                 raise CorpusError(f"{corpus_path}: duplicate document id {doc.id!r} while writing")
             _check_tsv_id(doc.id, "document", corpus_path)
             seen.add(doc.id)
-            record: dict = {"_id": doc.id, "title": doc.title, "text": doc.text}
+            record: dict[str, Any] = {"_id": doc.id, "title": doc.title, "text": doc.text}
             if doc.lang is not None:
                 record["lang"] = doc.lang
             if doc.metadata:

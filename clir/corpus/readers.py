@@ -174,7 +174,7 @@ def _qrels_from_records(loc: Loc, rows: Rows) -> Qrels:
         found = [_take(dict(record), keys) for keys in (_QREL_QID_KEYS, _QREL_DOCID_KEYS, _QREL_SCORE_KEYS)]
         if found[2] is None:
             raise CorpusError(f"{where}: qrels row has no score (expected {' or '.join(_QREL_SCORE_KEYS)})")
-        _add_qrel(qrels, *found, where)
+        _add_qrel(qrels, found[0], found[1], found[2], where)
     return qrels
 
 
@@ -327,9 +327,9 @@ def count_records(path: str | Path, fmt: str = "auto", *, clirudit_split: str | 
         p, fmt = beir.corpus_file(p), "jsonl"
     if fmt == "clirudit":
         files = clirudit.select(p, "docs", clirudit_split)
-        return sum(pq.ParquetFile(file).metadata.num_rows for file in files)
+        return sum(int(pq.ParquetFile(file).metadata.num_rows) for file in files)
     if fmt == "parquet":
-        return pq.ParquetFile(p).metadata.num_rows
+        return int(pq.ParquetFile(p).metadata.num_rows)
     lines = count_lines(p)
     if lines is None or fmt == "jsonl":
         return lines

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,14 +37,16 @@ class Loc:
         return f"{self.path}:{n}" if self.unit == "line" else f"{self.path}:row {n}"
 
 
-def open_binary(path: Path) -> IO[bytes]:
+def open_binary(path: Path) -> io.BufferedIOBase:
     try:
-        return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+        if path.name.endswith(".gz"):
+            return gzip.GzipFile(path, "rb")
+        return path.open("rb")
     except OSError as exc:
         raise CorpusError(f"{path}: cannot open ({exc.strerror or exc})") from None
 
 
-def read_lines(path: Path, f: IO[bytes]) -> Iterator[str]:
+def read_lines(path: Path, f: io.BufferedIOBase) -> Iterator[str]:
     # Decoding line by line (not in buffered chunks) lets a bad byte be reported with its line number.
     try:
         for n, raw in enumerate(f, 1):

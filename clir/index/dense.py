@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -23,8 +24,8 @@ EXACT_LIMIT = 100_000
 HNSW_LIMIT = 2_000_000
 # A filter that keeps few rows defeats a graph or cell search: the allowed rows may lie nowhere near the
 # query's neighbourhood. (A one-language filter on a 100k collection whose vectors cluster by language
-# got nothing at all back from HNSW.) Up to this many allowed rows a filtered search scans them exactly:
-# 8-27 ms for 6k-50k rows of float16 vectors, 3-24 ms of float32, on a 2-core VM (README "HTTP API").
+# got nothing at all back from HNSW.) Up to this many allowed rows a filtered search scans them exactly
+# (costs in docs/benchmarks.md).
 EXACT_FILTER_ROWS = 100_000
 # Above it, HNSW's beam (IVF's probed cells) widens by 1 / (the allowed share of rows), up to this factor.
 MAX_FILTER_WIDENING = 16
@@ -36,9 +37,8 @@ class DenseParams:
     hnsw_m: int = 32
     ef_construction: int = 200
     ef_search: int = 128
-    # How an HNSW graph stores its vectors. fp16 halves their memory, and search after a query
-    # encode (memory-latency bound) is ~11% faster, with the same recall on a 100k index within
-    # build-to-build noise (R@10 0.948-0.952 vs 0.950 against exact search; README "Benchmarks").
+    # How an HNSW graph stores its vectors. fp16 halves their memory and searches faster (memory-latency
+    # bound), with the same recall within build-to-build noise (docs/benchmarks.md).
     hnsw_storage: str = "fp16"
     nlist: int | None = None  # IVF cells; default 4*sqrt(N)
     nprobe: int | None = None  # IVF cells visited per query; default nlist/8 (at least 8)
@@ -49,7 +49,7 @@ class DenseParams:
     refine: str = "sq8"  # "sq8" | "flat" | "none"
     refine_factor: int = 4
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -74,7 +74,7 @@ def _pq_m(dim: int, requested: int | None) -> int:
     return max(m for m in range(1, min(target, dim) + 1) if dim % m == 0)
 
 
-def _build_ivfpq(vectors: np.ndarray, params: DenseParams) -> tuple[faiss.Index, dict]:
+def _build_ivfpq(vectors: np.ndarray, params: DenseParams) -> tuple[faiss.Index, dict[str, Any]]:
     n, dim = vectors.shape
     # FAISS wants >= 39 training points per cell; 4*sqrt(N) is the guideline's lower end.
     nlist = min(params.nlist or int(4 * math.sqrt(n)), max(1, n // 39))
@@ -109,11 +109,11 @@ def _hnsw(dim: int, params: DenseParams) -> faiss.IndexHNSW:
     raise ConfigError(f"unknown HNSW storage {params.hnsw_storage!r}: expected one of {', '.join(HNSW_STORAGES)}")
 
 
-def build_faiss(vectors: np.ndarray, params: DenseParams, chunk: int = 65_536) -> tuple[faiss.Index, dict]:
+def build_faiss(vectors: np.ndarray, params: DenseParams, chunk: int = 65_536) -> tuple[faiss.Index, dict[str, Any]]:
     """Build the index over all vectors (an np.memmap is fine: rows are added in chunks)."""
     n, dim = vectors.shape
     kind = resolve_kind(params.kind, n)
-    info: dict = {"kind": kind}
+    info: dict[str, Any] = {"kind": kind}
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
     elif kind == "hnsw":
@@ -206,9 +206,11 @@ class DenseIndex:
     def _scan(self, queries: np.ndarray, k: int, selector: faiss.IDSelector) -> tuple[np.ndarray, np.ndarray]:
         """Exhaustive filtered search: every allowed row is scored (with its stored vector; over all IVF
         cells for ivfpq)."""
-        if self._storage is not None:
-            return self._storage.search(queries, k, params=faiss.SearchParameters(sel=selector))
-        return self.index.search(queries, k, params=self._params(selector, exhaustive=True))
+        index = self._storage if self._storage is not None else self.index
+        params = faiss.SearchParameters(sel=selector) if self._storage is not None else \
+            self._params(selector, exhaustive=True)
+        found: tuple[np.ndarray, np.ndarray] = index.search(queries, k, params=params)
+        return found
 
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
         """Stored vectors as float32 (exact for flat and float32 HNSW, the fp16 values HNSW searched for
@@ -216,19 +218,20 @@ class DenseIndex:
         rows = np.asarray(rows, dtype=np.int64).ravel()
         if self._vectors is not None:
             return self._vectors[rows].astype(np.float32, copy=False)
-        return self.index.reconstruct_batch(rows)
+        vectors: np.ndarray = self.index.reconstruct_batch(rows)
+        return vectors
 
 
 def _stored_vectors(storage: faiss.Index) -> np.ndarray | None:
     """A zero-copy (n, d) view of a flat or float16 scalar-quantizer index's vectors (an HNSW graph's
     storage is one of these), else None. Fusion gathers the vectors of BM25-only candidates on every query;
-    numpy's gather costs half FAISS's reconstruct_batch (0.09 vs 0.18 ms for 100 rows, cold after an
-    encode)."""
+    numpy's gather costs half FAISS's reconstruct_batch (docs/benchmarks.md)."""
     if storage.ntotal == 0:
         return None
     if isinstance(storage, faiss.IndexFlat):
-        return faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d).reshape(storage.ntotal, storage.d)
+        flat: np.ndarray = faiss.rev_swig_ptr(storage.get_xb(), storage.ntotal * storage.d)
+        return flat.reshape(storage.ntotal, storage.d)
     if isinstance(storage, faiss.IndexScalarQuantizer) and storage.sq.qtype == faiss.ScalarQuantizer.QT_fp16:
-        codes = faiss.rev_swig_ptr(storage.codes.data(), storage.ntotal * storage.code_size)
+        codes: np.ndarray = faiss.rev_swig_ptr(storage.codes.data(), storage.ntotal * storage.code_size)
         return codes.view(np.float16).reshape(storage.ntotal, storage.d)
     return None

@@ -68,19 +68,23 @@ class Manifest:
 
     @property
     def encoder_name(self) -> str:
-        return self.raw["encoder"]["name"]  # type: ignore[no-any-return]
+        value: str = self.raw["encoder"]["name"]
+        return value
 
     @property
     def encoder_dim(self) -> int:
-        return self.raw["encoder"]["dim"]  # type: ignore[no-any-return]
+        value: int = self.raw["encoder"]["dim"]
+        return value
 
     @property
     def documents(self) -> int:
-        return self.raw["counts"]["documents"]  # type: ignore[no-any-return]
+        value: int = self.raw["counts"]["documents"]
+        return value
 
     @property
     def vocab(self) -> int | None:
-        return self.raw["counts"].get("vocab")  # type: ignore[no-any-return]
+        value: int | None = self.raw["counts"].get("vocab")
+        return value
 
     @property
     def languages(self) -> dict[str, int]:
@@ -88,15 +92,18 @@ class Manifest:
 
     @property
     def dense_kind(self) -> str:
-        return self.raw["dense"]["kind"]  # type: ignore[no-any-return]
+        value: str = self.raw["dense"]["kind"]
+        return value
 
     @property
     def sparse_params(self) -> dict[str, Any]:
-        return self.raw["sparse"].get("params", {})  # type: ignore[no-any-return]
+        value: dict[str, Any] = self.raw["sparse"].get("params", {})
+        return value
 
     @property
     def files(self) -> dict[str, dict[str, Any]]:
-        return self.raw["files"]  # type: ignore[no-any-return]
+        value: dict[str, dict[str, Any]] = self.raw["files"]
+        return value
 
     @property
     def expansion_langs(self) -> frozenset[str]:

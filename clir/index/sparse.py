@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import bm25s
 import numpy as np
@@ -53,7 +54,7 @@ class BM25Params:
             raise ConfigError(f"BM25 b must be within [0, 1], got {self.b}")
 
 
-class _DocIds(Sequence):
+class _DocIds(Sequence[list[int]]):
     """Per-document token-id lists, materialised one document at a time for bm25s."""
 
     def __init__(self, ids: np.ndarray, offsets: np.ndarray) -> None:
@@ -63,8 +64,9 @@ class _DocIds(Sequence):
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    def __getitem__(self, i):  # type: ignore[override]
-        return self._ids[self._offsets[i]:self._offsets[i + 1]].tolist()
+    def __getitem__(self, i: int) -> list[int]:  # type: ignore[override]
+        ids: list[int] = self._ids[self._offsets[i]:self._offsets[i + 1]].tolist()
+        return ids
 
     def __iter__(self) -> Iterator[list[int]]:
         ids, off = self._ids, self._offsets
@@ -95,7 +97,7 @@ class SparseIndexBuilder:
         self._lengths.append(lengths)
         self._ids.append(ids)
 
-    def build(self, out_dir: Path, show_progress: bool = True) -> dict:
+    def build(self, out_dir: Path, show_progress: bool = True) -> dict[str, Any]:
         """Write the bm25s index files into out_dir; returns {"documents", "vocab", "avg_doc_len"}."""
         lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)
         n_docs = len(lengths)

@@ -6,7 +6,7 @@ Three methods:
 - `auto` (default): language-aware. BM25 cannot match across languages, so its evidence is added to
   the dense cosine only as a bounded bonus, weighted by whether the document's language is the
   query's, and scaled by how far BM25's best score stands above the rest of its top list (a
-  distinctive match: a name, a number, a rare shared term). See README "Fusion".
+  distinctive match: a name, a number, a rare shared term). See docs/fusion.md.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class FusionParams:
     normalization: Normalization = "minmax"
     # auto: bonus weight (in cosine units, for a document at BM25's top score) when the document is in
     # the query's language / in another language, and the BM25 z-score range over which the bonus
-    # ramps from 0 to full. Tuned on development data only (bench/tune_fusion.py, README).
+    # ramps from 0 to full. Tuned on development data only (bench/tune_fusion.py, docs/fusion.md).
     same_lang_weight: float = 0.1
     cross_lang_weight: float = 0.02
     confidence_lo: float = 2.0
@@ -95,14 +95,14 @@ def sparse_confidence(sparse_top: Scores, lo: float, hi: float) -> float:
     """0..1: how far BM25's best score stands above its top list (z-score), ramped between lo and hi."""
     if len(sparse_top) == 0 or sparse_top[0] <= 0:
         return 0.0
-    # plain float arithmetic: numpy's mean/std/clip cost ~40 us of call overhead on a 100-score list
+    # plain float arithmetic: numpy's mean/std/clip calls cost more than the work on a 100-score list
     x = sparse_top.astype(np.float64)
     mean = float(x.sum()) / len(x)
     d = x - mean
     std = math.sqrt(float(d @ d) / len(x))
     if std == 0:
         return 0.0
-    return confidence_ramp(float(d[0]) / std, lo, hi)
+    return float(confidence_ramp(float(d[0]) / std, lo, hi))
 
 
 def confidence_ramp(z: Any, lo: float, hi: float) -> Any:
@@ -119,7 +119,8 @@ def auto_scores(dense: NDArray[Any], sparse_share: NDArray[Any], same_lang: NDAr
     Elementwise over any matching shapes: one query's candidates here, a padded (queries, candidates)
     grid in bench/tune_fusion.py, which tunes the constants with this very function."""
     weight = np.where(same_lang, params.same_lang_weight, params.cross_lang_weight)
-    return dense.astype(np.float64) + confidence * weight * sparse_share ** params.sparse_power
+    fused: NDArray[np.float64] = dense.astype(np.float64) + confidence * weight * sparse_share ** params.sparse_power
+    return fused
 
 
 def fuse(c: Candidates, params: FusionParams, same_lang: Mask) -> NDArray[np.float64]:
@@ -128,9 +129,9 @@ def fuse(c: Candidates, params: FusionParams, same_lang: Mask) -> NDArray[np.flo
         k = params.rrf_k
         dense = np.where(c.dense_rank > 0, params.dense_weight / (k + c.dense_rank), 0.0)
         sparse = np.where(c.sparse_rank > 0, params.sparse_weight / (k + c.sparse_rank), 0.0)
-        return dense + sparse  # type: ignore[no-any-return]
+        return dense + sparse
     if params.method == "linear":
-        return (params.dense_weight * _normalise(c.dense, params.normalization)  # type: ignore[no-any-return]
+        return (params.dense_weight * _normalise(c.dense, params.normalization)
                 + params.sparse_weight * _normalise(c.sparse, params.normalization))
     confidence = sparse_confidence(c.sparse_top, params.confidence_lo, params.confidence_hi)
     if confidence == 0.0:

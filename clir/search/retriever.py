@@ -56,7 +56,7 @@ class Retriever:
         # BM25 evidence in those languages is same-language evidence.
         self.expansion_langs = store.manifest.expansion_langs
         # Load the language-ID model and the analyzers now, not in the first request (the first analyzer
-        # costs ~0.1-0.5 s of one-time set-up).
+        # has a one-time set-up cost; docs/benchmarks.md).
         self.resolve_lang("warm up", None)
         for lang in (*self.query_lang_candidates, None):
             analyzer_for(lang).tokens("warm up")
@@ -94,7 +94,8 @@ class Retriever:
         """Which rows' BM25 evidence counts as same-language for a query in `lang`."""
         if lang is not None and lang in self.expansion_langs:
             return np.ones(len(rows), dtype=bool)
-        return self.store.langs(rows) == (lang or "\0")
+        same: Mask = self.store.langs(rows) == (lang or "\0")
+        return same
 
     # -- search ---------------------------------------------------------------------------------
 

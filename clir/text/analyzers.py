@@ -96,7 +96,7 @@ _CLUSTER_SCRIPTS = ("thai", "lao", "khmer", "myanmar")
 
 # Arabic: tashkeel U+064B-U+065F, superscript alef U+0670 and tatweel U+0640 are dropped;
 # hamza/madda/wasla alef forms fold to bare alef so vocalised and plain spellings match.
-_ARABIC_TABLE = {cp: None for cp in (*range(0x064B, 0x0660), 0x0670, 0x0640)}
+_ARABIC_TABLE: dict[int, int | None] = {cp: None for cp in (*range(0x064B, 0x0660), 0x0670, 0x0640)}
 _ARABIC_TABLE.update({0x0622: 0x0627, 0x0623: 0x0627, 0x0625: 0x0627, 0x0671: 0x0627})
 _ARABIC_FIX = re.compile("[" + "".join(f"\\u{cp:04x}" for cp in _ARABIC_TABLE) + "]")
 
@@ -133,7 +133,7 @@ class _Patterns:
 def _patterns() -> _Patterns:
     # Python's \w excludes combining marks, which would shred Devanagari, Thai, Hebrew points
     # etc., and \w cannot exclude CJK; so the classes are built from the Unicode database once.
-    # Planes 0, 1 and 14 hold every mark and non-Han letter; scanning them takes ~50 ms.
+    # Planes 0, 1 and 14 hold every mark and non-Han letter; scanning them is done once.
     n_scan = 0x20000
     owner = bytearray(n_scan)  # 0 = ordinary word script, i = index+1 into names
     names = list(_BIGRAM_BLOCKS)
@@ -262,7 +262,8 @@ class Analyzer:
         if self._stemmer is None or not words:
             return words
         with self._lock:
-            return self._stemmer.stemWords(words)
+            stemmed: list[str] = self._stemmer.stemWords(words)
+        return stemmed
 
     def __repr__(self) -> str:
         return f"Analyzer(lang={self.lang!r}, stemmer={self._stemmer_name!r})"
@@ -287,7 +288,7 @@ def _installed_algorithms() -> frozenset[str]:
 def _stopwords_for(lang: str) -> frozenset[str]:
     if lang not in _STOPWORD_LISTS:
         return frozenset()
-    # imported here: bm25s pulls in tqdm & co, ~0.3 s that query-only callers need not pay
+    # imported here: bm25s pulls in tqdm & co, an import cost query-only callers need not pay
     import bm25s.stopwords
 
     words = getattr(bm25s.stopwords, _STOPWORD_LISTS[lang])

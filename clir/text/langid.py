@@ -33,7 +33,7 @@ def _base_identifier() -> LanguageIdentifier:
     if _base is None:
         with _lock:
             if _base is None:
-                # ~1 s to decompress the model, so it is loaded once, on first use
+                # decompressing the model takes a while, so it is loaded once, on first use
                 _base = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     return _base
 
@@ -51,7 +51,7 @@ def _identifier_for(candidates: tuple[str, ...]) -> LanguageIdentifier:
     base = _base_identifier()
     known = set(base.labels)
     # codes the model lacks cannot be predicted anyway; dropping them keeps the rest usable
-    key = frozenset(c for c in (canonical_lang(x) for x in candidates) if c in known)
+    key = frozenset(c for c in (canonical_lang(x) for x in candidates) if c is not None and c in known)
     if not key or key == known:
         return base
     with _lock:

@@ -181,7 +181,7 @@ def load_generator(spec: str, *, prompt: str = DEFAULT_PROMPT, seed: int = 0, ba
 
 
 def _check_options(cls: type, options: dict[str, Any]) -> None:
-    accepted = [p for p in inspect.signature(cls.__init__).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    accepted = [p for p in inspect.signature(cls).parameters.values() if p.kind is p.KEYWORD_ONLY]
     names = {p.name for p in accepted} - {"prompt", "seed", "batch_size"}
     unknown = sorted(set(options) - names)
     if unknown:
