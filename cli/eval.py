@@ -10,6 +10,7 @@ from typing import Any
 
 from cli.args import positive_int
 from clir.errors import ConfigError
+from clir.search.options import DEFAULT_DEPTH
 from eval.dataset import DATASET_FORMATS, load_dataset
 from eval.report import build_metrics, compare, write_per_query, write_report
 from eval.runner import CONFIGS, resolve_configs, run_evaluation
@@ -27,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--clirudit-docs", default=None, help="CLIRudit docs split holding the judged documents")
     p.add_argument("--configs", default="dense,sparse,hybrid", help=f"comma-separated, from {', '.join(CONFIGS)}")
     p.add_argument("--baseline", default="dense", help="config the others are tested against")
-    p.add_argument("--depth", type=positive_int, default=100, help="documents retrieved per query")
+    p.add_argument("--depth", type=positive_int, default=DEFAULT_DEPTH, help="documents retrieved per query")
     p.add_argument("--batch-size", type=positive_int, default=64, help="queries encoded per batch")
     p.add_argument("--max-queries", type=positive_int, default=None, help="evaluate a reproducible sample")
     p.add_argument("--sample-seed", type=int, default=0)

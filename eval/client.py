@@ -12,11 +12,10 @@ from typing import Any
 import httpx
 
 from clir.errors import ClirError
+from clir.index.manifest import SUMMARY_KEYS
 from clir.records import Component, Hit, SearchResult
 from clir.search.fusion import FusionParams
 
-# The index summary in /stats (clir.index.manifest.Manifest.summary)
-SUMMARY_KEYS = ("index", "format_version", "created", "documents", "languages", "encoder", "dense", "sparse")
 # The existence check for judged documents costs one request per id; beyond this many a fixed sample.
 MAX_DOC_CHECKS = 1000
 

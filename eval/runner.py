@@ -17,7 +17,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from clir.errors import ClirError, ConfigError
-from clir.search.fusion import FusionParams
+from clir.search.fusion import DEFAULT_RRF_K, FusionParams
+from clir.search.options import DEFAULT_DEPTH
 from eval.dataset import EvalDataset
 from eval.measures import Run, per_query
 
@@ -27,7 +28,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "dense": {"mode": "dense"},
     "sparse": {"mode": "sparse"},
     "hybrid": {"mode": "hybrid", "fusion": FusionParams()},
-    "rrf": {"mode": "hybrid", "fusion": FusionParams(method="rrf", rrf_k=60)},
+    "rrf": {"mode": "hybrid", "fusion": FusionParams(method="rrf", rrf_k=DEFAULT_RRF_K)},
     "linear": {"mode": "hybrid", "fusion": FusionParams(method="linear", normalization="minmax")},
 }
 
@@ -77,7 +78,7 @@ def check_index(searcher: Searcher, dataset: EvalDataset) -> None:
 
 
 def run_evaluation(searcher: Searcher, dataset: EvalDataset, configs: dict[str, dict[str, Any]], out: Path, *,
-                   depth: int = 100, batch_size: int = 64, show_progress: bool = True) -> EvalRun:
+                   depth: int = DEFAULT_DEPTH, batch_size: int = 64, show_progress: bool = True) -> EvalRun:
     check_index(searcher, dataset)
     out.mkdir(parents=True, exist_ok=True)
     result = EvalRun(values={name: [] for name in configs})

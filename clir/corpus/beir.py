@@ -61,6 +61,36 @@ def _check_tsv_id(value: str, what: str, path: Path) -> None:
         raise CorpusError(f"{path}: {what} id {value!r} contains a tab or newline, which TSV cannot hold")
 
 
+def _doc_record(doc: Document) -> dict[str, Any]:
+    record: dict[str, Any] = {"_id": doc.id, "title": doc.title, "text": doc.text}
+    if doc.lang is not None:
+        record["lang"] = doc.lang
+    if doc.metadata:
+        record["metadata"] = doc.metadata
+    return record
+
+
+def _query_record(query: Query) -> dict[str, Any]:
+    record: dict[str, Any] = {"_id": query.id, "text": query.text}
+    if query.lang is not None:
+        record["lang"] = query.lang
+    return record
+
+
+def _write_records(path: Path, what: str, records: Iterable[tuple[str, dict[str, Any]]]) -> int:
+    """One JSON object per line, streamed; ids must be unique and TSV-safe. Returns the count."""
+    seen: set[str] = set()
+    with path.open("w", encoding="utf-8") as f:
+        for record_id, record in records:
+            if record_id in seen:
+                raise CorpusError(f"{path}: duplicate {what} id {record_id!r} while writing")
+            _check_tsv_id(record_id, what, path)
+            seen.add(record_id)
+            # default=str keeps exotic Parquet values (dates, decimals) writable instead of failing.
+            f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+    return len(seen)
+
+
 def write_beir(
     out_dir: str | Path,
     docs: Iterable[Document],
@@ -75,38 +105,8 @@ def write_beir(
     out = Path(out_dir)
     (out / "qrels").mkdir(parents=True, exist_ok=True)
 
-    corpus_path = out / "corpus.jsonl"
-    n_docs = 0
-    seen: set[str] = set()
-    with corpus_path.open("w", encoding="utf-8") as f:
-        for doc in docs:
-            if doc.id in seen:
-                raise CorpusError(f"{corpus_path}: duplicate document id {doc.id!r} while writing")
-            _check_tsv_id(doc.id, "document", corpus_path)
-            seen.add(doc.id)
-            record: dict[str, Any] = {"_id": doc.id, "title": doc.title, "text": doc.text}
-            if doc.lang is not None:
-                record["lang"] = doc.lang
-            if doc.metadata:
-                record["metadata"] = doc.metadata
-            # default=str keeps exotic Parquet values (dates, decimals) writable instead of failing.
-            f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-            n_docs += 1
-
-    queries_path = out / "queries.jsonl"
-    n_queries = 0
-    seen = set()
-    with queries_path.open("w", encoding="utf-8") as f:
-        for query in queries:
-            if query.id in seen:
-                raise CorpusError(f"{queries_path}: duplicate query id {query.id!r} while writing")
-            _check_tsv_id(query.id, "query", queries_path)
-            seen.add(query.id)
-            record = {"_id": query.id, "text": query.text}
-            if query.lang is not None:
-                record["lang"] = query.lang
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            n_queries += 1
+    n_docs = _write_records(out / "corpus.jsonl", "document", ((d.id, _doc_record(d)) for d in docs))
+    n_queries = _write_records(out / "queries.jsonl", "query", ((q.id, _query_record(q)) for q in queries))
 
     qrels_path = out / "qrels" / f"{split}.tsv"
     n_qrels = 0

@@ -93,10 +93,6 @@ class DocStore:
     def row_of(self, doc_id: str) -> int | None:
         return self._row_of.get(doc_id)
 
-    def lang_counts(self) -> dict[str, int]:
-        values, counts = np.unique(self.langs.astype(str), return_counts=True)
-        return {str(v) or "und": int(c) for v, c in zip(values, counts, strict=True)}
-
     def get(self, rows: Iterable[int]) -> dict[int, StoredDocument]:
         rows = [int(r) for r in rows]
         if not rows:

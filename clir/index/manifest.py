@@ -20,6 +20,8 @@ DOCSTORE = "docs.sqlite"
 FAISS_FILE = "dense.faiss"
 SPARSE_DIR = "bm25"
 _REQUIRED = ("encoder", "counts", "files", "dense", "sparse")
+# What `Manifest.summary` holds: /stats starts with it, and evaluation reports record it.
+SUMMARY_KEYS = ("index", "format_version", "created", "documents", "languages", "encoder", "dense", "sparse")
 
 
 @dataclass(frozen=True)
@@ -112,8 +114,8 @@ class Manifest:
         return frozenset(xqg.get("langs", [])) if xqg.get("sparse_expansion") else frozenset()
 
     def summary(self, location: str) -> dict[str, Any]:
-        """What /stats, `clir eval` reports and the demo say about an index."""
-        return {
+        """What /stats and `clir eval` reports say about an index (the keys of SUMMARY_KEYS)."""
+        summary = {
             "index": location,
             "format_version": self.format_version,
             "created": self.created,
@@ -123,6 +125,8 @@ class Manifest:
             "dense": {"kind": self.dense_kind},
             "sparse": {"vocab": self.vocab, "params": self.sparse_params},
         }
+        assert tuple(summary) == SUMMARY_KEYS
+        return summary
 
     def check_encoder(self, encoder_name: str, root: Path | str = "index") -> None:
         if self.encoder_name != encoder_name:

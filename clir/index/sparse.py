@@ -154,10 +154,6 @@ class SparseIndex:
             raise IndexFormatError(f"{root}: BM25 index arrays do not match its vocabulary")
         return cls(s["data"], s["indices"], s["indptr"], bm25.vocab_dict, n_docs, params)
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self._vocab)
-
     def _full(self, postings: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         out = np.zeros(self.n_docs, dtype=np.float32)
         for rows, weights in postings:

@@ -19,7 +19,7 @@ from clir.index.manifest import Manifest
 from clir.index.store import IndexStore, SparseMatches
 from clir.records import Component, Filter, Hit, Mask, Ranked, SearchResult, Vectors
 from clir.search.fusion import Candidates, FusionParams, fuse
-from clir.search.options import DEFAULT_DEPTH, MODES
+from clir.search.options import DEFAULT_DEPTH, DEFAULT_K, MODES
 from clir.text.analyzers import analyzer_for
 from clir.text.langid import resolve_query_lang
 
@@ -99,13 +99,13 @@ class Retriever:
 
     # -- search ---------------------------------------------------------------------------------
 
-    def search(self, query: str, *, k: int = 10, mode: str = "hybrid", query_lang: str | None = None,
+    def search(self, query: str, *, k: int = DEFAULT_K, mode: str = "hybrid", query_lang: str | None = None,
                depth: int | None = None, fusion: FusionParams | None = None,
                filter: Filter | None = None) -> SearchResult:
         return self.search_batch([query], k=k, mode=mode, query_langs=[query_lang], depth=depth, fusion=fusion,
                                  filter=filter)[0]
 
-    def search_batch(self, queries: Sequence[str], *, k: int = 10, mode: str = "hybrid",
+    def search_batch(self, queries: Sequence[str], *, k: int = DEFAULT_K, mode: str = "hybrid",
                      query_langs: Sequence[str | None] | None = None, depth: int | None = None,
                      fusion: FusionParams | None = None, filter: Filter | None = None,
                      encode: Encode | None = None) -> list[SearchResult]:

@@ -67,11 +67,6 @@ _SEGMENTATION = {
     "km": "cluster-bigrams", "my": "cluster-bigrams",
 }
 
-# Common languages without a Snowball stemmer, listed so stemmer_coverage() documents them.
-_KNOWN_UNSTEMMED = (
-    "zh", "ja", "ko", "th", "lo", "km", "my", "vi", "sw", "he", "uk", "bg", "hr", "sk", "sl",
-    "lv", "ur", "bn", "te", "mr", "ms", "tl", "af", "is", "mk", "ka", "kk", "gu", "pa", "am",
-)
 
 _TURKIC = frozenset({"tr", "az"})
 # ISO 639 "undetermined", "no linguistic content", "multiple", "uncoded": the neutral analyzer
@@ -341,16 +336,3 @@ def analyze_batch(texts: Sequence[str], langs: Sequence[str | None]) -> list[lis
             an = analyzers[lang] = analyzer_for(lang)
         out.append(an.tokens(text))
     return out
-
-
-def stemmer_coverage() -> dict[str, str | None]:
-    """ISO code -> Snowball algorithm used, or None where tokens stay unstemmed."""
-    codes = sorted({*_SNOWBALL, *_KNOWN_UNSTEMMED})
-    return {code: _snowball_for(code) for code in codes}
-
-
-def _clear_caches() -> None:
-    """Forget cached analyzers and which warnings were logged (tests only)."""
-    with _cache_lock:
-        _cache.clear()
-        _warned.clear()

@@ -120,19 +120,12 @@ class FileGenerator:
             raise ConfigError(f"xQG: query file {str(self.path)!r} does not exist")
         self.name = f"file:{self.path.resolve()}"
         self._index: dict[str, dict[str, list[str]]] = {}
-        self._missing_ids: set[str] = set()
-        self.missing_pairs = 0  # (doc, lang) pairs without queries, docs absent from the file included
         opener = gzip.open if self.path.suffix == ".gz" else open
         with opener(self.path, "rt", encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
                 if line.strip():
                     docid, queries = self._parse(line, lineno)
                     self._index[docid] = queries
-
-    @property
-    def missing(self) -> int:
-        """Distinct requested doc ids that the file does not contain."""
-        return len(self._missing_ids)
 
     def _parse(self, line: str, lineno: int) -> tuple[str, dict[str, list[str]]]:
         where = f"{self.path}:{lineno}"
@@ -155,12 +148,7 @@ class FileGenerator:
     def generate(self, docs: Sequence[Document], lang: str, n: int) -> list[list[str]]:
         out: list[list[str]] = []
         for doc in docs:
-            entry = self._index.get(doc.id)
-            if entry is None:
-                self._missing_ids.add(doc.id)
-            queries = (entry or {}).get(lang, [])[: max(n, 0)]
-            self.missing_pairs += not queries
-            out.append(queries)
+            out.append(self._index.get(doc.id, {}).get(lang, [])[: max(n, 0)])
         return out
 
 
