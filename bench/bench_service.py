@@ -50,7 +50,9 @@ def free_port() -> int:
 def start_server(index: Path, port: int, extra_env: dict[str, str], checkout: Path | None = None) -> subprocess.Popen:
     """`clir serve` on loopback; from another source tree when `checkout` is given."""
     env = {**os.environ, **extra_env, **({"PYTHONPATH": str(checkout)} if checkout else {})}
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--index", str(Path(index).resolve()),
+    # checkouts from before the layering refactor had the command line in clir/cli.py
+    module = "clir.cli" if checkout and not (Path(checkout) / "cli" / "main.py").is_file() else "cli.main"
+    proc = subprocess.Popen([sys.executable, "-m", module, "serve", "--index", str(Path(index).resolve()),
                              "--port", str(port)], env=env, cwd=checkout, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     deadline = time.monotonic() + 300

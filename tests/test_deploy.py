@@ -79,6 +79,14 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, "PATH": f"{bin_dir}:{env.get('PATH', '')}", **extra}
 
 
+def test_the_image_copies_every_package_the_project_installs():
+    """The Dockerfile copies packages one by one; a package missing there breaks only the image."""
+    include = re.search(r'include = \[([^\]]*)\]', (ROOT / "pyproject.toml").read_text()).group(1)
+    packages = {name.strip(' "*') for name in include.split(",")}
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(), re.M))
+    assert packages == {"clir", "indexer", "app", "eval", "cli"} and packages <= copied
+
+
 def test_entrypoint_indexes_only_when_needed(mini_corpus: Path, tmp_path: Path):
     env = _env(CLIR_CORPUS=str(mini_corpus), CLIR_INDEX=str(tmp_path / "index"))
     first = subprocess.run([str(ENTRYPOINT), "index"], env=env, capture_output=True, text=True, timeout=300)
