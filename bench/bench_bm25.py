@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from clir.index.sparse import BM25Params, SparseIndex, SparseIndexBuilder
+from clir.index.params import BM25Params
+from clir.index.sparse import SparseIndex, SparseIndexBuilder
 from clir.text.analyzers import analyze_batch
 
 SENTENCES = {

@@ -28,9 +28,10 @@ from doc_tables import update_doc  # noqa: E402
 from clir.corpus.readers import read_corpus  # noqa: E402
 from clir.encoders.cache import CachedEncoder  # noqa: E402
 from clir.encoders.models import load_encoder  # noqa: E402
+from eval.configs import resolve_configs  # noqa: E402
 from eval.dataset import load_dataset  # noqa: E402
 from eval.report import build_metrics, write_per_query, write_report  # noqa: E402
-from eval.runner import resolve_configs, run_evaluation  # noqa: E402
+from eval.runner import run_evaluation  # noqa: E402
 from eval.searchers import open_local  # noqa: E402
 from indexer.build import BuildConfig, build_index  # noqa: E402
 from indexer.importers import import_tatoeba, import_xquad_r  # noqa: E402

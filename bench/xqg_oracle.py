@@ -27,13 +27,14 @@ from doc_tables import update_doc  # noqa: E402
 from clir.corpus.readers import read_corpus, read_qrels, read_queries, write_beir  # noqa: E402
 from clir.encoders.cache import CachedEncoder  # noqa: E402
 from clir.encoders.models import load_encoder  # noqa: E402
+from eval.configs import CONFIGS  # noqa: E402
 from eval.dataset import load_dataset  # noqa: E402
 from eval.measures import means  # noqa: E402
-from eval.runner import CONFIGS, run_evaluation  # noqa: E402
+from eval.runner import run_evaluation  # noqa: E402
 from eval.searchers import open_local  # noqa: E402
 from indexer.build import BuildConfig, build_index  # noqa: E402
 from indexer.importers import import_xquad_r  # noqa: E402
-from indexer.xqg.augment import XQGConfig  # noqa: E402
+from indexer.xqg.config import XQGConfig  # noqa: E402
 
 LANGS = ["ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh"]
 ALPHAS = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1]

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from cli.args import positive_int
+from clir.corpus.formats import DATASET_FORMATS
 from clir.errors import ConfigError
 from clir.search.options import DEFAULT_DEPTH
-from eval.dataset import DATASET_FORMATS, load_dataset
-from eval.report import build_metrics, compare, write_per_query, write_report
-from eval.runner import CONFIGS, resolve_configs, run_evaluation
-from eval.searchers import open_local
+from eval.configs import CONFIGS, resolve_configs
+
+# Evaluating loads the encoder, FAISS, pyarrow and ir-measures: `run` imports them, so other commands need not.
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +40,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from eval.dataset import load_dataset
+    from eval.report import build_metrics, compare, write_per_query, write_report
+    from eval.runner import run_evaluation
+    from eval.searchers import open_local
+
     if args.compare:
         merged = compare(args.compare, args.out)
         print(f"compared {len(merged['configs'])} runs into {args.out}/report.md")

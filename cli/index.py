@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cli.args import positive_int
+from clir.corpus.formats import FORMATS
+from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
+from clir.index.params import FAISS_KINDS, HNSW_STORAGES, BM25Params, DenseParams
+from indexer.xqg.config import XQGConfig
+from indexer.xqg.prompts import DEFAULT_PROMPT
 
-if TYPE_CHECKING:
-    from indexer.xqg.augment import XQGConfig
+# Building loads the encoder, FAISS, bm25s and pyarrow: `run` imports them, so other commands need not.
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from clir.corpus.readers import FORMATS
-    from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
-    from clir.index.dense import FAISS_KINDS, HNSW_STORAGES, DenseParams
-    from clir.index.sparse import BM25Params
-    from indexer.xqg.augment import XQGConfig
-
     p = sub.add_parser("index", help="build an index from a corpus")
     p.add_argument("--corpus", required=True, type=Path, help="corpus file or folder")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
@@ -58,9 +55,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def _xqg_config(args: argparse.Namespace) -> XQGConfig | None:
     if not args.xqg:
         return None
-    from indexer.xqg.augment import XQGConfig
-    from indexer.xqg.prompts import DEFAULT_PROMPT
-
     return XQGConfig(generator=args.xqg, langs=[x.strip() for x in args.xqg_langs.split(",") if x.strip()],
                      n=args.xqg_n, alpha=args.xqg_alpha, aggregate=args.xqg_aggregate, sparse=not args.no_xqg_sparse,
                      prompt=args.xqg_prompt or DEFAULT_PROMPT, seed=args.xqg_seed, batch_size=args.xqg_batch_size,
@@ -71,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
     from clir.corpus.readers import count_records, detect_format, read_corpus
     from clir.encoders.cache import CachedEncoder
     from clir.encoders.models import canonical_name, load_encoder
-    from clir.index.dense import DenseParams
-    from clir.index.sparse import BM25Params
     from indexer.build import BuildConfig, build_index, corpus_fingerprint, is_up_to_date
 
     fmt = detect_format(args.corpus) if args.format == "auto" else args.format

@@ -8,8 +8,6 @@ from pathlib import Path
 
 from cli.args import positive_int
 from clir.search.options import DEFAULT_K, MODES
-from clir.search.render import result_lines, result_payload
-from clir.search.retriever import Retriever
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from clir.search.render import result_lines, result_payload
+    from clir.search.retriever import Retriever
+
     retriever = Retriever.open(args.index, encoder=args.encoder)
     result = retriever.search(args.query, k=args.k, mode=args.mode, query_lang=args.lang, depth=args.depth)
     if args.json:

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from clir.corpus.formats import DATASET_FORMATS
 from clir.corpus.readers import detect_format, read_corpus, read_qrels, read_queries
 from clir.errors import CorpusError
 from clir.records import Qrels, Query
 
 log = logging.getLogger("clir.eval")
-DATASET_FORMATS = ("beir", "clirudit")
 
 
 @dataclass

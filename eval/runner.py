@@ -16,21 +16,10 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm.auto import tqdm
 
-from clir.errors import ClirError, ConfigError
-from clir.search.fusion import DEFAULT_RRF_K, FusionParams
+from clir.errors import ClirError
 from clir.search.options import DEFAULT_DEPTH
 from eval.dataset import EvalDataset
 from eval.measures import Run, per_query
-
-# Named configurations: keyword arguments for search_batch. `hybrid` is the service's default
-# (language-aware fusion); `rrf` and `linear` are the naive fusions it is compared with.
-CONFIGS: dict[str, dict[str, Any]] = {
-    "dense": {"mode": "dense"},
-    "sparse": {"mode": "sparse"},
-    "hybrid": {"mode": "hybrid", "fusion": FusionParams()},
-    "rrf": {"mode": "hybrid", "fusion": FusionParams(method="rrf", rrf_k=DEFAULT_RRF_K)},
-    "linear": {"mode": "hybrid", "fusion": FusionParams(method="linear", normalization="minmax")},
-}
 
 
 class Searcher(Protocol):
@@ -38,13 +27,6 @@ class Searcher(Protocol):
                      query_langs: Sequence[str | None] | None, **options: Any) -> list: ...
 
     def missing_documents(self, doc_ids: Sequence[str]) -> list[str]: ...
-
-
-def resolve_configs(names: Sequence[str]) -> dict[str, dict[str, Any]]:
-    unknown = [n for n in names if n not in CONFIGS]
-    if unknown or not names:
-        raise ConfigError(f"unknown configuration {', '.join(unknown) or '(none)'}: choose from {', '.join(CONFIGS)}")
-    return {name: CONFIGS[name] for name in names}
 
 
 def trec_line(qid: str, doc_id: str, rank: int, score: float, tag: str) -> str:

