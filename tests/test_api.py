@@ -253,3 +253,16 @@ def test_micro_batcher_coalesces_waiting_requests():
         t.join()
     assert calls == [1, 5]
     assert results == {"a": 1.0, **{"b" * i: float(i) for i in range(2, 7)}}
+
+
+def test_an_unexpected_failure_is_a_500_with_the_one_body(mini_index: Path, monkeypatch: pytest.MonkeyPatch):
+    app = create_app(Settings(index=mini_index))
+
+    def broken(doc_id: str) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(app.state.service, "document", broken)
+    monkeypatch.setattr(app.state.service, "search", lambda *args: broken("x"))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert "RuntimeError" in assert_error(c.get("/documents/fr-cat"), 500, "internal_error")
+        assert "RuntimeError" in assert_error(c.post("/search", json={"query": "cat"}), 500, "internal_error")
