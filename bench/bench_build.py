@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from clir.corpus.readers import read_corpus  # noqa: E402
 from clir.encoders.models import load_encoder  # noqa: E402
-from indexer.build import BuildConfig, build_index, passage_text  # noqa: E402
+from clir.records import passage_text
+from indexer.build import BuildConfig, build_index  # noqa: E402
 
 
 def main() -> None:

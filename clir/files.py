@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
 import shutil
@@ -33,11 +35,36 @@ def scratch_dir(out: Path, tag: str) -> Path:
     return tmp
 
 
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def exchange_dirs(a: Path, b: Path) -> bool:
+    """Swap two directories in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where the system
+    cannot, so the caller falls back."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def install_dir(tmp: Path, out: Path) -> None:
-    """Move the finished directory `tmp` to `out`, replacing what is there only now; on failure the
-    old directory is put back."""
+    """Move the finished directory `tmp` to `out`, replacing what is there only now. Where the system
+    can, the old and new directories are exchanged in one atomic step, so `out` always holds one of
+    them whatever happens; the old one then sits at `tmp` until it is removed. Elsewhere the old one is
+    renamed aside first, and put back if the second rename fails."""
     if not out.exists():
         tmp.rename(out)
+        return
+    if exchange_dirs(tmp, out):
+        shutil.rmtree(tmp, ignore_errors=True)
         return
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     shutil.rmtree(old, ignore_errors=True)

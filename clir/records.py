@@ -35,6 +35,11 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+def passage_text(doc: Document) -> str:
+    """What the encoder and BM25 see: the title leads, as in the e5/xQG passage templates."""
+    return f"{doc.title}\n{doc.text}" if doc.title else doc.text
+
+
 @dataclass(frozen=True)
 class StoredDocument:
     """A document as an index holds it: its row, and the language it was indexed with."""

@@ -34,7 +34,7 @@ from clir.index.docstore import DocStoreWriter
 from clir.index.manifest import DOCSTORE, FAISS_FILE, MANIFEST, SPARSE_DIR, Manifest, load_manifest, write_manifest
 from clir.index.params import BM25Params, DenseParams
 from clir.index.sparse import SparseIndexBuilder
-from clir.records import Document
+from clir.records import Document, passage_text
 from clir.text.analyzers import ANALYZER_VERSION, analyze_batch, analyzer_for
 from clir.text.langid import detect_langs
 from indexer.xqg.augment import Augmenter
@@ -51,11 +51,6 @@ class BuildConfig:
     bm25: BM25Params = field(default_factory=BM25Params)
     xqg: XQGConfig | None = None
     show_progress: bool = True
-
-
-def passage_text(doc: Document) -> str:
-    """What the encoder and BM25 see: the title leads, as in the e5/xQG passage templates."""
-    return f"{doc.title}\n{doc.text}" if doc.title else doc.text
 
 
 def _batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:

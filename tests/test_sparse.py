@@ -206,3 +206,21 @@ def test_errors(tmp_path: Path) -> None:
     (tmp_path / "bm25" / "vocab.index.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(IndexFormatError):
         SparseIndex.load(tmp_path / "bm25")
+
+
+def test_raw_postings_reproduce_the_stored_scores_for_every_method(tmp_path: Path) -> None:
+    from clir.index.postings import bm25_weights
+
+    rng = np.random.default_rng(11)
+    token_lists = [[f"t{x}" for x in rng.zipf(1.4, size=rng.integers(0, 50)) if x < 120] for _ in range(300)]
+    for method, idf_method in (("lucene", None), ("robertson", None), ("atire", "robertson"), ("atire", None)):
+        params = BM25Params(k1=1.3, b=0.7, method=method, idf_method=idf_method)
+        index = build(tmp_path / method / str(idf_method), token_lists, params, batch=64)
+        postings = index.postings
+        assert postings is not None and postings.doc_len.tolist() == [len(t) for t in token_lists]
+        avg = float(np.mean([len(t) for t in token_lists]))
+        for term, term_id in index.vocab.items():
+            rows, tf = postings.of(term_id)
+            assert tf.tolist() == [token_lists[r].count(term) for r in rows.tolist()]
+            weights = bm25_weights(params, tf, postings.doc_len[rows], avg, len(rows), index.n_docs)
+            np.testing.assert_allclose(weights, index.query([term]).of(rows.astype(np.int64)), rtol=1e-6)

@@ -18,8 +18,9 @@ from clir.corpus.readers import read_corpus
 from clir.encoders.models import load_encoder
 from clir.errors import ConfigError
 from clir.index.dense import DenseIndex
+from clir.records import passage_text
 from clir.search.retriever import Retriever
-from indexer.build import BuildConfig, build_index, passage_text
+from indexer.build import BuildConfig, build_index
 from indexer.xqg.augment import blend
 from indexer.xqg.config import XQGConfig
 from tests.test_xqg_generators import ChatServer, tiny_t5  # noqa: F401 - tiny_t5 is a fixture

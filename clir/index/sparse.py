@@ -26,6 +26,7 @@ import numpy as np
 
 from clir.errors import ConfigError, CorpusError, IndexFormatError
 from clir.index.params import BM25Params
+from clir.index.postings import TermPostings
 from clir.records import Ranked
 
 log = logging.getLogger("clir.sparse")
@@ -99,6 +100,7 @@ class SparseIndexBuilder:
         bm25.vocab_dict = self._vocab
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         bm25.save(out_dir, show_progress=show_progress)
+        TermPostings.from_token_ids(ids, lengths, len(self._vocab)).save(Path(out_dir))
         return {"documents": n_docs, "vocab": len(self._vocab), "avg_doc_len": float(lengths.mean())}
 
 
@@ -106,13 +108,16 @@ class SparseIndex:
     """A loaded BM25 index: scores and top-k over rows in insertion order."""
 
     def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
-                 vocab: dict[str, int], n_docs: int, params: BM25Params) -> None:
+                 vocab: dict[str, int], n_docs: int, params: BM25Params,
+                 postings: TermPostings | None = None) -> None:
         self._data = data
         self._indices = indices
         self._indptr = indptr
         self._vocab = vocab
         self.n_docs = n_docs
         self.params = params
+        # raw statistics, for collections that take writes (None: an index from before they were stored)
+        self.postings = postings
 
     @classmethod
     def load(cls, dir: Path) -> SparseIndex:
@@ -132,7 +137,12 @@ class SparseIndex:
         n_docs = int(s["num_docs"])
         if len(s["indptr"]) != len(bm25.vocab_dict) + 1 or len(s["data"]) != len(s["indices"]):
             raise IndexFormatError(f"{root}: BM25 index arrays do not match its vocabulary")
-        return cls(s["data"], s["indices"], s["indptr"], bm25.vocab_dict, n_docs, params)
+        postings = TermPostings.load(root, len(bm25.vocab_dict), n_docs)
+        return cls(s["data"], s["indices"], s["indptr"], bm25.vocab_dict, n_docs, params, postings)
+
+    @property
+    def vocab(self) -> dict[str, int]:
+        return self._vocab
 
     def _full(self, postings: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         out = np.zeros(self.n_docs, dtype=np.float32)
