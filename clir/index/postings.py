@@ -100,4 +100,5 @@ def bm25_weights(params: BM25Params, tf: NDArray[np.int32], doc_len: NDArray[np.
         tfc = tf64 * (k1 + 1) / (tf64 + norm)
     else:  # lucene and robertson share the tf component
         tfc = tf64 / (norm + tf64)
-    return (np.float64(np.float32(idf(params, df, n))) * tfc).astype(np.float32)
+    weights: NDArray[np.float32] = (np.float64(np.float32(idf(params, df, n))) * tfc).astype(np.float32)
+    return weights
