@@ -22,20 +22,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
 import clir
 from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, Encoder, load_encoder
 from clir.errors import ClirError, ConfigError
 from clir.files import install_dir, scratch_dir, update_sha256
-from clir.index.dense import DenseIndex, build_faiss
-from clir.index.docstore import DocStoreWriter
-from clir.index.manifest import DOCSTORE, FAISS_FILE, MANIFEST, SPARSE_DIR, Manifest, load_manifest, write_manifest
+from clir.index.manifest import MANIFEST, Manifest, load_manifest, write_manifest
 from clir.index.params import BM25Params, DenseParams
-from clir.index.sparse import SparseIndexBuilder
+from clir.index.writer import IndexWriter
 from clir.records import Document, passage_text
-from clir.text.analyzers import ANALYZER_VERSION, analyze_batch, analyzer_for
+from clir.text.analyzers import ANALYZER_VERSION, analyze_batch
 from clir.text.langid import detect_langs
 from indexer.xqg.augment import Augmenter
 from indexer.xqg.config import XQGConfig
@@ -124,18 +121,13 @@ def corpus_fingerprint(path: Path) -> str:
 
 
 class _Builder:
-    """Holds the per-build writers; `run` streams batches through them."""
+    """Streams batches through language resolution, analysis, encoding and the index writer."""
 
     def __init__(self, tmp: Path, encoder: Encoder, config: BuildConfig, augmenter: Augmenter | None) -> None:
-        self.tmp = tmp
         self.augmenter = augmenter
         self.encoder = encoder
         self.config = config
-        self.docstore = DocStoreWriter(tmp / DOCSTORE)
-        self.sparse = SparseIndexBuilder(config.bm25)
-        self.vectors_path = tmp / "vectors.f32"
-        self.vectors = open(self.vectors_path, "wb")  # noqa: SIM115 - closed in finish()
-        self.langs: Counter[str] = Counter()
+        self.writer = IndexWriter(tmp, encoder.dim, config.dense, config.bm25, config.show_progress)
         self.lang_source: Counter[str] = Counter()
 
     def _side_work(self, batch: list[Document], texts: list[str],
@@ -146,12 +138,10 @@ class _Builder:
         for i, (lang, _prob) in zip(missing, detect_langs([texts[i] for i in missing]), strict=True):
             langs[i] = lang
         self.lang_source.update(given=len(batch) - len(missing), detected=len(missing))
-        self.langs.update(lang or "und" for lang in langs)
         tokens = analyze_batch(texts, langs)
         if generated is not None and self.augmenter is not None:
             tokens = [own + extra for own, extra in zip(tokens, self.augmenter.sparse_tokens(generated), strict=True)]
-        self.sparse.add(tokens)
-        self.docstore.add(batch, langs)
+        self.writer.add_documents(batch, langs, tokens)
 
     def run(self, docs: Iterable[Document], total: int | None) -> None:
         bar = tqdm(total=total, desc="index", unit="doc", disable=not self.config.show_progress)
@@ -163,37 +153,15 @@ class _Builder:
                 vectors = self.encoder.encode_passages(texts, batch_size=self.config.batch_size)
                 if generated is not None and self.augmenter is not None:
                     vectors = self.augmenter.dense(vectors, generated, self.encoder)
-                self.vectors.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+                self.writer.add_vectors(vectors)
                 pending.result()
                 bar.update(len(batch))
         bar.close()
 
     def finish(self) -> dict[str, Any]:
-        self.vectors.close()
-        self.docstore.close()
-        n = self.docstore.count
-        if n == 0:
-            raise ConfigError("the corpus has no documents")
-        vectors = np.memmap(self.vectors_path, dtype=np.float32, mode="r", shape=(n, self.encoder.dim))
-        index, dense_info = build_faiss(vectors, self.config.dense)
-        DenseIndex(index, dense_info["kind"]).save(self.tmp / FAISS_FILE)
-        del vectors
-        self.vectors_path.unlink()
-        sparse_stats = self.sparse.build(self.tmp / SPARSE_DIR, show_progress=self.config.show_progress)
-        return {
-            "counts": {"documents": n, "vocab": sparse_stats["vocab"]},
-            "languages": dict(sorted(self.langs.items())),
-            "lang_source": dict(self.lang_source),
-            "dense": {**dense_info, "metric": "inner_product", "params": self.config.dense.to_dict()},
-            "sparse": {
-                "library": "bm25s",
-                "params": asdict(self.config.bm25),
-                "avg_doc_len": sparse_stats["avg_doc_len"],
-                "analyzer_version": ANALYZER_VERSION,
-                "analyzers": {lang: asdict(analyzer_for(lang).info()) for lang in sorted(self.langs)},
-            },
-            "xqg": self.augmenter.manifest() if self.augmenter else None,
-        }
+        parts = self.writer.finish()
+        return {**parts, "lang_source": dict(self.lang_source),
+                "xqg": self.augmenter.manifest() if self.augmenter else None}
 
 
 def build_index(

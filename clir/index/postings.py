@@ -96,9 +96,7 @@ def bm25_weights(params: BM25Params, tf: NDArray[np.int32], doc_len: NDArray[np.
     k1, b = params.k1, params.b
     tf64 = tf.astype(np.float32).astype(np.float64)
     norm = k1 * ((1 - b) + b * doc_len.astype(np.float64) / np.float64(avg_doc_len))
-    if params.method == "atire":
-        tfc = tf64 * (k1 + 1) / (tf64 + norm)
-    else:  # lucene and robertson share the tf component
-        tfc = tf64 / (norm + tf64)
+    # lucene and robertson share the tf component; atire scales it by k1 + 1
+    tfc = tf64 * (k1 + 1) / (tf64 + norm) if params.method == "atire" else tf64 / (norm + tf64)
     weights: NDArray[np.float32] = (np.float64(np.float32(idf(params, df, n))) * tfc).astype(np.float32)
     return weights
