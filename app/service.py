@@ -95,7 +95,7 @@ class SearchService:
         finally:
             with self._inflight_lock:
                 self._inflight -= 1
-        return result_payload(self.retriever.store, result, options.include_text)
+        return result_payload(result, options.include_text)
 
     def search_batch(self, queries: list[str | BatchQuery], options: SearchOptions) -> dict[str, Any]:
         if len(queries) > self.settings.max_batch:
@@ -110,7 +110,7 @@ class SearchService:
         start = time.perf_counter()
         results = self.retriever.search_batch(texts, query_langs=langs, **common)
         total = round((time.perf_counter() - start) * 1000, 3)
-        return {"results": [result_payload(self.retriever.store, r, options.include_text) for r in results],
+        return {"results": [result_payload(r, options.include_text) for r in results],
                 "timing_ms": {"total": total, "per_query": round(total / len(results), 3)}}
 
     def document(self, doc_id: str) -> dict[str, Any] | None:

@@ -24,7 +24,7 @@ def show_examples(retriever: Retriever, k: int) -> None:
     for query in EXAMPLES:
         result = retriever.search(query, k=k)
         print(f"Q [{result.query_lang}] {query}   (hybrid, {result.timing_ms['total']:.1f} ms)")
-        print("\n".join(result_lines(retriever.store, result)))
+        print("\n".join(result_lines(result)))
         print()
 
 

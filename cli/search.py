@@ -30,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
     retriever = Retriever.open(args.index, encoder=args.encoder)
     result = retriever.search(args.query, k=args.k, mode=args.mode, query_lang=args.lang, depth=args.depth)
     if args.json:
-        print(json.dumps(result_payload(retriever.store, result), ensure_ascii=False))
+        print(json.dumps(result_payload(result), ensure_ascii=False))
         return 0
     print(f"query: {result.query!r} (lang: {result.query_lang or 'unknown'}, mode: {args.mode})")
-    print("\n".join(result_lines(retriever.store, result)))
+    print("\n".join(result_lines(result)))
     return 0

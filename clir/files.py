@@ -55,6 +55,25 @@ def exchange_dirs(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_scratch(out: Path) -> None:
+    """Remove the scratch directories (`.NAME.TAG-PID`) that killed processes left beside `out`: builds,
+    compactions, and old indexes an exchange moved aside."""
+    for tmp in out.parent.glob(f".{out.name}.*-*"):
+        pid = tmp.name.rsplit("-", 1)[1]
+        if tmp.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def install_dir(tmp: Path, out: Path) -> None:
     """Move the finished directory `tmp` to `out`, replacing what is there only now. Where the system
     can, the old and new directories are exchanged in one atomic step, so `out` always holds one of

@@ -166,3 +166,5 @@ class SearchResult:
     query_lang: str | None
     hits: list[Hit]
     timing_ms: dict[str, float] = field(default_factory=dict)
+    # the index store view the hits' rows refer to (clir.index.store.IndexStore.view), for rendering
+    view: Any = field(default=None, repr=False, compare=False)

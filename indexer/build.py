@@ -6,7 +6,6 @@ when complete, so a build that fails or is killed never leaves a partial index a
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import json
@@ -27,7 +26,7 @@ from tqdm.auto import tqdm
 import clir
 from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, Encoder, load_encoder
 from clir.errors import ClirError, ConfigError
-from clir.files import install_dir, scratch_dir, update_sha256
+from clir.files import install_dir, remove_stale_scratch, scratch_dir, update_sha256
 from clir.index.manifest import MANIFEST, Manifest, load_manifest, write_manifest
 from clir.index.params import BM25Params, DenseParams
 from clir.index.writer import IndexWriter
@@ -54,24 +53,6 @@ def _batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
     it = iter(docs)
     while batch := list(itertools.islice(it, size)):
         yield batch
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _clean_stale_builds(out: Path) -> None:
-    """Remove temporary directories left by builds of this target that were killed."""
-    for tmp in out.parent.glob(f".{out.name}.building-*"):
-        with contextlib.suppress(ValueError):
-            if not _pid_alive(int(tmp.name.rsplit("-", 1)[1])):
-                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _check_target(out: Path) -> None:
@@ -178,7 +159,7 @@ def build_index(
     out = Path(out).resolve()
     _check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _clean_stale_builds(out)
+    remove_stale_scratch(out)
     encoder = encoder or load_encoder(config.encoder)
     tmp = scratch_dir(out, f"building-{os.getpid()}")
     started = time.perf_counter()

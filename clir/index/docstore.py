@@ -65,12 +65,17 @@ class DocStoreWriter:
 
 
 class DocStore:
-    """Read-only access; safe to share between threads (one SQLite connection per thread)."""
+    """Read-only access; safe to share between threads.
+
+    The one connection is opened here, when the index is opened, and kept: it holds the file that was
+    there then, so an index replaced on disk later is never read through an index loaded before
+    (connections opened lazily by path would read the new file under the old FAISS and BM25 rows)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._local = threading.local()
-        cur = self._conn().execute("SELECT id, COALESCE(lang, ''), title FROM docs ORDER BY row")
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        cur = self._db.execute("SELECT id, COALESCE(lang, ''), title FROM docs ORDER BY row")
         pairs = cur.fetchall()
         self.ids: list[str] = [p[0] for p in pairs]
         # Titles are short and every hit shows one: serving them from memory keeps SQLite off the
@@ -80,12 +85,9 @@ class DocStore:
         # A fixed-width string array: the fusion compares it with the query language per candidate.
         self.langs: np.ndarray = np.array([p[1] for p in pairs], dtype=str)
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            self._local.conn = conn
-        return conn
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._lock:  # one connection, used by one thread at a time
+            return self._db.execute(sql, params).fetchall()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -98,17 +100,13 @@ class DocStore:
         if not rows:
             return {}
         marks = ",".join("?" * len(rows))
-        cur = self._conn().execute(
-            f"SELECT row, id, title, text, lang, metadata FROM docs WHERE row IN ({marks})", rows
-        )
-        return {
-            r[0]: StoredDocument(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in cur.fetchall()
-        }
+        found = self._query(f"SELECT row, id, title, text, lang, metadata FROM docs WHERE row IN ({marks})", rows)
+        return {r[0]: StoredDocument(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in found}
 
     def metadata_mask(self, metadata: dict[str, Any]) -> np.ndarray:
         """Rows whose metadata holds every given key=value pair."""
         where, params = metadata_sql(metadata)
-        rows = [r[0] for r in self._conn().execute(f"SELECT row FROM docs WHERE {where}", params)]
+        rows = [r[0] for r in self._query(f"SELECT row FROM docs WHERE {where}", params)]
         mask = np.zeros(len(self.ids), dtype=bool)
         mask[rows] = True
         return mask

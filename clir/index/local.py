@@ -14,7 +14,7 @@ from clir.index.docstore import DocStore
 from clir.index.filters import FilterCache
 from clir.index.manifest import DOCSTORE, FAISS_FILE, SPARSE_DIR, Manifest, load_manifest
 from clir.index.sparse import SparseIndex, SparseScores
-from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors
+from clir.records import Filter, Mask, Ranked, Rows, Scores, StoredDocument, Vectors
 
 
 class LocalIndex:
@@ -51,6 +51,25 @@ class LocalIndex:
 
     def __len__(self) -> int:
         return len(self._docstore)
+
+    def view(self) -> LocalIndex:
+        return self  # nothing in it changes
+
+    # the parts, for the live index built on top of this one (same package)
+    @property
+    def docstore(self) -> DocStore:
+        return self._docstore
+
+    @property
+    def dense(self) -> DenseIndex:
+        return self._dense
+
+    @property
+    def sparse(self) -> SparseIndex:
+        return self._sparse
+
+    def filter_mask(self, flt: Filter | None) -> Mask | None:
+        return self._filters.mask(flt)
 
     def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
         rows, scores = self._dense.search(vectors, k, self._filters.mask(flt))

@@ -13,6 +13,7 @@ from typing import Any
 
 from clir.errors import IndexFormatError
 from clir.files import sha256_file
+from clir.index.delta import LOG_FILES
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -137,8 +138,9 @@ class Manifest:
 
 
 def checksum_tree(root: Path) -> dict[str, dict[str, Any]]:
-    """sha256 and size of every file under root except the manifest itself, keyed by relative path."""
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST)
+    """sha256 and size of every file under root except the manifest itself and the write log (which
+    changes while the index serves), keyed by relative path."""
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST and p.name not in LOG_FILES)
     return {p.relative_to(root).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files}
 
 

@@ -29,10 +29,18 @@ class SparseMatches(Protocol):
 
 
 class IndexStore(Protocol):
-    location: str
-    manifest: Manifest
+    @property
+    def location(self) -> str: ...
+
+    @property
+    def manifest(self) -> Manifest: ...
 
     def __len__(self) -> int: ...
+
+    def view(self) -> IndexStore:
+        """A view whose rows keep their meaning for as long as it is held: one search (and the rendering
+        of its hits) reads one view, whatever writes or compactions land meanwhile."""
+        ...
 
     def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
         """The k nearest rows of each query vector (inner product), restricted to `flt`."""

@@ -11,9 +11,10 @@ from clir.records import SearchResult
 SNIPPET_CHARS = 96
 
 
-def result_payload(store: IndexStore, result: SearchResult, include_text: bool = False) -> dict[str, Any]:
+def result_payload(result: SearchResult, include_text: bool = False) -> dict[str, Any]:
     """The JSON object of one search: hits with their score components and titles (and texts and
-    metadata when asked)."""
+    metadata when asked), read from the index view the search used."""
+    store: IndexStore = result.view
     rows = [h.row for h in result.hits]
     titles = store.titles(rows)
     docs = store.documents(rows) if include_text else {}
@@ -27,8 +28,9 @@ def result_payload(store: IndexStore, result: SearchResult, include_text: bool =
     return {"query": result.query, "query_lang": result.query_lang, "hits": hits, "timing_ms": result.timing_ms}
 
 
-def result_lines(store: IndexStore, result: SearchResult, width: int = SNIPPET_CHARS) -> list[str]:
+def result_lines(result: SearchResult, width: int = SNIPPET_CHARS) -> list[str]:
     """One line per hit for a terminal: rank, score, id, language and the start of the title and text."""
+    store: IndexStore = result.view
     docs = store.documents([h.row for h in result.hits])
     lines = []
     for hit in result.hits:

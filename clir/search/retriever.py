@@ -14,7 +14,7 @@ import numpy as np
 
 from clir.encoders.models import Encoder, canonical_name, load_encoder
 from clir.errors import ConfigError
-from clir.index.local import LocalIndex
+from clir.index.collection import Collection
 from clir.index.manifest import Manifest
 from clir.index.store import IndexStore, SparseMatches
 from clir.records import Component, Filter, Hit, Mask, Ranked, SearchResult, Vectors
@@ -63,10 +63,13 @@ class Retriever:
 
     @classmethod
     def open(cls, root: str | Path, *, encoder: str | Encoder | None = None, verify: bool = True,
-             threads: int | None = None, ef_search: int | None = None, nprobe: int | None = None) -> Retriever:
-        """An index directory with its encoder (the one it records, unless given; a different one is
-        refused before any model loads). `threads` caps the index's search threads in this process."""
-        store = LocalIndex.open(root, verify=verify, threads=threads, ef_search=ef_search, nprobe=nprobe)
+             writable: bool = False, threads: int | None = None, ef_search: int | None = None,
+             nprobe: int | None = None) -> Retriever:
+        """An index directory, with the writes logged since it was built, and its encoder (the one it
+        records, unless given; a different one is refused before any model loads). `threads` caps the
+        index's search threads in this process."""
+        store = Collection.open(root, writable=writable, verify=verify, threads=threads, ef_search=ef_search,
+                                nprobe=nprobe)
         if isinstance(encoder, str):
             store.manifest.check_encoder(canonical_name(encoder), root)
         model = encoder if encoder is not None and not isinstance(encoder, str) else \
@@ -86,15 +89,16 @@ class Retriever:
     def resolve_lang(self, query: str, hint: str | None) -> str | None:
         return resolve_query_lang(query, hint, self.query_lang_candidates)[0]
 
-    def sparse_matches(self, query: str, lang: str | None, flt: Filter | None = None) -> SparseMatches:
+    def sparse_matches(self, query: str, lang: str | None, flt: Filter | None = None,
+                       store: IndexStore | None = None) -> SparseMatches:
         """BM25 evidence for a query analysed as `lang` (None: the neutral analyzer)."""
-        return self.store.sparse_search(analyzer_for(lang).tokens(query), flt)
+        return (store or self.store).sparse_search(analyzer_for(lang).tokens(query), flt)
 
-    def same_language(self, rows: np.ndarray, lang: str | None) -> Mask:
+    def same_language(self, rows: np.ndarray, lang: str | None, store: IndexStore | None = None) -> Mask:
         """Which rows' BM25 evidence counts as same-language for a query in `lang`."""
         if lang is not None and lang in self.expansion_langs:
             return np.ones(len(rows), dtype=bool)
-        same: Mask = self.store.langs(rows) == (lang or "\0")
+        same: Mask = (store or self.store).langs(rows) == (lang or "\0")
         return same
 
     # -- search ---------------------------------------------------------------------------------
@@ -119,6 +123,7 @@ class Retriever:
         depth = max(k, depth or DEFAULT_DEPTH)
         hints = list(query_langs) if query_langs is not None else [None] * len(queries)
         t0 = time.perf_counter()
+        store = self.store.view()  # one view for the whole search: its rows keep their meaning
         timing = dict.fromkeys(("encode", "dense", "sparse"), 0.0)
         # Language ID and BM25 run in this thread, before encoding. Overlapping them with encoding in a
         # worker thread gained nothing measurable: the encoders already keep every core busy (OpenMP).
@@ -126,7 +131,7 @@ class Retriever:
         langs = [self.resolve_lang(q, h) for q, h in zip(queries, hints, strict=True)]
         sparse: list[SparseMatches] = [_NoMatches()] * len(queries)
         if mode != "dense":
-            sparse = [self.sparse_matches(q, lang, filter) for q, lang in zip(queries, langs, strict=True)]
+            sparse = [self.sparse_matches(q, lang, filter, store) for q, lang in zip(queries, langs, strict=True)]
         timing["sparse"] = _ms(start)
         dense = [Ranked.empty()] * len(queries)
         vectors = np.zeros((len(queries), 0), dtype=np.float32)
@@ -135,25 +140,28 @@ class Retriever:
             vectors = (encode or self.encoder.encode_queries)(queries)
             timing["encode"] = _ms(start)
             start = time.perf_counter()
-            dense = self.store.dense_search(vectors, depth, filter)
+            dense = store.dense_search(vectors, depth, filter)
             timing["dense"] = _ms(start)
         results = []
         for i, query in enumerate(queries):
             start = time.perf_counter()
             if mode == "hybrid":
-                hits = self._fused_hits(self.candidates(vectors[i], dense[i], sparse[i], depth), langs[i], k, fusion)
+                c = self.candidates(vectors[i], dense[i], sparse[i], depth, store)
+                hits = self._fused_hits(store, c, langs[i], k, fusion)
             elif mode == "dense":
-                hits = self._list_hits(dense[i].top(k), "dense")
+                hits = self._list_hits(store, dense[i].top(k), "dense")
             else:
-                hits = self._list_hits(sparse[i].top(k), "sparse")
+                hits = self._list_hits(store, sparse[i].top(k), "sparse")
             per_query = {name: round(value / len(queries), 3) for name, value in timing.items()}
             per_query["fuse"] = _ms(start)
             per_query["total"] = round(_ms(t0) / len(queries), 3)
-            results.append(SearchResult(query, langs[i], hits, per_query))
+            results.append(SearchResult(query, langs[i], hits, per_query, view=store))
         return results
 
-    def candidates(self, vector: Vectors, dense: Ranked, sparse_matches: SparseMatches, depth: int) -> Candidates:
+    def candidates(self, vector: Vectors, dense: Ranked, sparse_matches: SparseMatches, depth: int,
+                   store: IndexStore | None = None) -> Candidates:
         """Union of the dense and sparse top-`depth` lists with exact scores from both sides."""
+        store = store or self.store
         sparse = sparse_matches.top(depth)
         # One sort of the dense rows answers both "which sparse rows are new" and "where does each
         # shared row sit in the dense list" (np.isin builds a table as long as the row range).
@@ -163,7 +171,7 @@ class Retriever:
         extra_at = np.flatnonzero(~shared)
         extra = sparse.rows[extra_at]
         rows = np.concatenate([dense.rows, extra])
-        dense_scores = np.concatenate([dense.scores, self.store.dense_scores(vector, extra)])
+        dense_scores = np.concatenate([dense.scores, store.dense_scores(vector, extra)])
         sparse_top = np.zeros(depth, dtype=np.float32)
         sparse_top[: len(sparse)] = sparse.scores
         # rows start with the dense list in its order, then the sparse-only rows in sparse order
@@ -176,10 +184,11 @@ class Retriever:
         return Candidates(rows=rows, dense=dense_scores.astype(np.float32), sparse=sparse_of,
                           dense_rank=dense_rank, sparse_rank=sparse_rank, sparse_top=sparse_top)
 
-    def _fused_hits(self, c: Candidates, lang: str | None, k: int, fusion: FusionParams) -> list[Hit]:
-        fused = Ranked.top_of(np.arange(len(c)), fuse(c, fusion, self.same_language(c.rows, lang)), k)
+    def _fused_hits(self, store: IndexStore, c: Candidates, lang: str | None, k: int,
+                    fusion: FusionParams) -> list[Hit]:
+        fused = Ranked.top_of(np.arange(len(c)), fuse(c, fusion, self.same_language(c.rows, lang, store)), k)
         rows = c.rows[fused.rows]
-        ids, langs = self.store.ids(rows.tolist()), self.store.langs(rows)
+        ids, langs = store.ids(rows.tolist()), store.langs(rows)
         hits = []
         for rank, (i, score) in enumerate(zip(fused.rows.tolist(), fused.scores.tolist(), strict=True), 1):
             dr, sr = int(c.dense_rank[i]), int(c.sparse_rank[i])
@@ -189,9 +198,10 @@ class Retriever:
                             sparse=Component(float(c.sparse[i]), sr or None)))
         return hits
 
-    def _list_hits(self, ranked: Ranked, side: str) -> list[Hit]:
+    @staticmethod
+    def _list_hits(store: IndexStore, ranked: Ranked, side: str) -> list[Hit]:
         rows = ranked.rows.tolist()
-        ids, langs = self.store.ids(rows), self.store.langs(ranked.rows)
+        ids, langs = store.ids(rows), store.langs(ranked.rows)
         hits = []
         for rank, (row, score) in enumerate(zip(rows, ranked.scores.tolist(), strict=True), 1):
             component = Component(float(score), rank)

@@ -1,0 +1,248 @@
+"""A collection that takes writes while it serves: the index store behind a writable server and the
+`clir add` / `clir delete` / `clir compact` commands.
+
+Writes go to the durable log first, then to the in-memory delta; a write returns once it is both on
+disk and searchable. One writer at a time: this object's lock within a process, `WriterLock` (an
+exclusive lock file beside the index) between processes. Compaction builds new base files aside from
+what was live at one write, swaps them in with one atomic directory exchange, and carries the writes
+that landed meanwhile over in a fresh log: searches and writes go on while it runs, and a compaction
+killed midway leaves the previous files serving.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from clir.errors import ConfigError
+from clir.files import install_dir, remove_stale_scratch, scratch_dir
+from clir.index.compact import Frozen, write_compacted
+from clir.index.delta import LOG_FILE, DeltaLog, PreparedDocument
+from clir.index.live import LiveView
+from clir.index.local import LocalIndex
+from clir.index.manifest import Manifest
+from clir.index.sparse import SparseScores
+from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors
+
+# Automatic compaction: once pending writes (documents written plus base documents hidden) reach this
+# share of the base and at least AUTO_COMPACT_MIN of them (docs/updating.md).
+AUTO_COMPACT_SHARE = 0.25
+AUTO_COMPACT_MIN = 1000
+
+
+class WriterLock:
+    """The single-writer lock of an index: an exclusive `flock` on `.NAME.lock` beside it, held for as
+    long as the owner lives (a killed process releases it). `holder` says who has it."""
+
+    def __init__(self, index: Path, owner: str) -> None:
+        self.path = index.parent / f".{index.name}.lock"
+        self._file: IO[str] | None = None
+        self.owner = owner
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise ConfigError(f"{self.path.parent / self.path.name[1:-5]} is held by {holder}; "
+                              "a writable server takes writes over HTTP (PUT/POST/DELETE /documents)") from None
+        f.truncate(0)
+        f.write(f"{self.owner} (pid {os.getpid()})")
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.truncate(0)
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def _replay(view: LiveView, log: DeltaLog | None) -> LiveView:
+    if log is None:
+        return view
+    for doc_id in log.hidden():
+        view.hide(doc_id)
+    for logged in log.documents():
+        view.append(logged.prepared)
+    return view
+
+
+class Collection:
+    def __init__(self, root: Path, view: LiveView, log: DeltaLog | None, open_options: dict[str, Any]) -> None:
+        self.root = root
+        self._view = view
+        self._log = log
+        self._open_options = open_options
+        self._lock = threading.RLock()
+        self._compacting = threading.Lock()
+        self.compactions = 0
+        self.auto_compact = True
+        self.writable = False
+
+    @classmethod
+    def open(cls, root: str | Path, *, writable: bool = False, verify: bool = True, threads: int | None = None,
+             ef_search: int | None = None, nprobe: int | None = None) -> Collection:
+        """An index directory with the writes logged since its base files were built. Read-only, it
+        creates nothing (and refuses writes); writable, it creates the log when there is none. Taking
+        the writer lock is the caller's part (`WriterLock`)."""
+        root = Path(root)
+        options = {"threads": threads, "ef_search": ef_search, "nprobe": nprobe}
+        base = LocalIndex.open(root, verify=verify, **options)
+        if writable:
+            remove_stale_scratch(root)
+        log = DeltaLog(root / LOG_FILE) if writable or (root / LOG_FILE).is_file() else None
+        collection = cls(root, _replay(LiveView(base), log), log, options)
+        collection.writable = writable
+        return collection
+
+    # -- reads: the current view ---------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self._view.manifest
+
+    def view(self) -> LiveView:
+        return self._view
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
+        return self._view.dense_search(vectors, k, flt)
+
+    def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
+        return self._view.dense_scores(vector, rows)
+
+    def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> SparseScores:
+        return self._view.sparse_search(tokens, flt)
+
+    def ids(self, rows: Sequence[int]) -> list[str]:
+        return self._view.ids(rows)
+
+    def titles(self, rows: Sequence[int]) -> list[str]:
+        return self._view.titles(rows)
+
+    def langs(self, rows: Rows) -> Any:
+        return self._view.langs(rows)
+
+    def documents(self, rows: Sequence[int]) -> dict[int, StoredDocument]:
+        return self._view.documents(rows)
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        return self._view.document(doc_id)
+
+    def missing(self, doc_ids: Sequence[str]) -> list[str]:
+        return self._view.missing(doc_ids)
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def _writable_log(self) -> DeltaLog:
+        if not self.writable or self._log is None:
+            raise ConfigError(f"{self.root}: opened read-only")
+        if self._view.base_postings is None:
+            raise ConfigError(f"{self.root}: this index predates live writes; rebuild it with `clir index` "
+                              "to add or delete documents")
+        return self._log
+
+    def upsert(self, docs: Sequence[PreparedDocument]) -> list[str]:
+        """Durable and searchable on return; "created" or "updated" per document."""
+        log = self._writable_log()
+        ids = [p.doc.id for p in docs]
+        if len(set(ids)) != len(ids):
+            raise ConfigError("a batch holds the same document id twice")
+        with self._lock:
+            statuses = ["updated" if self._view.contains(i) else "created" for i in ids]
+            log.write(docs, [])
+            for p in docs:
+                self._view.hide(p.doc.id)
+                self._view.append(p)
+        self._maybe_compact()
+        return statuses
+
+    def delete(self, doc_ids: Sequence[str]) -> list[str]:
+        """Delete the given ids that exist (durably); returns them."""
+        log = self._writable_log()
+        with self._lock:
+            found = [i for i in dict.fromkeys(doc_ids) if self._view.contains(i)]
+            if found:
+                log.write([], found)
+                for doc_id in found:
+                    self._view.hide(doc_id)
+        self._maybe_compact()
+        return found
+
+    # -- compaction and reload -------------------------------------------------------------------------
+
+    def pending(self) -> int:
+        c = self._view.counts()
+        return int(c["pending_documents"] + c["deleted_not_compacted"])
+
+    def _maybe_compact(self) -> None:
+        pending = self.pending()
+        if (self.auto_compact and pending >= AUTO_COMPACT_MIN and pending >= AUTO_COMPACT_SHARE * self._view.n_base
+                and not self._compacting.locked()):
+            threading.Thread(target=self.compact, name="clir-compact", daemon=True).start()
+
+    def compact(self, show_progress: bool = False) -> dict[str, Any]:
+        """Fold every write into new base files; returns what was folded (empty when nothing was)."""
+        self._writable_log()
+        with self._compacting:
+            with self._lock:
+                view = self._view
+                if not view.pending:
+                    return {}
+                frozen = Frozen.of(view, self._writable_log().seq)
+            started = time.perf_counter()
+            tmp = scratch_dir(self.root, f"compact-{os.getpid()}")
+            try:
+                manifest = write_compacted(view, frozen, tmp, show_progress)
+                with self._lock:  # writes wait only for the swap
+                    self._writable_log().copy_after(frozen.seq, tmp / LOG_FILE)
+                    install_dir(tmp, self.root)
+                    self._swap_in(verify=False)
+            finally:
+                if tmp.exists():
+                    shutil.rmtree(tmp, ignore_errors=True)
+            self.compactions += 1
+            return {"documents": manifest.documents, "seq": frozen.seq,
+                    "seconds": round(time.perf_counter() - started, 3)}
+
+    def reload(self, verify: bool = True) -> None:
+        """Re-open the directory: base files rebuilt offline, or writes another process logged."""
+        with self._lock:
+            self._swap_in(verify=verify)
+
+    def _swap_in(self, verify: bool) -> None:
+        old_log = self._log
+        path = self.root / LOG_FILE
+        log = DeltaLog(path) if self.writable or path.is_file() else None
+        base = LocalIndex.open(self.root, verify=verify, **self._open_options)
+        self._view, self._log = _replay(LiveView(base), log), log
+        if old_log is not None:
+            old_log.close()
+
+    def stats(self) -> dict[str, Any]:
+        log = self._log
+        return {**self._view.counts(), "writable": self.writable,
+                "last_write": None if log is None else log.last_write, "write_seq": 0 if log is None else log.seq,
+                "compactions": self.compactions, "compacting": self._compacting.locked()}
+
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
