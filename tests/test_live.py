@@ -19,7 +19,9 @@ from clir.search.retriever import Retriever
 from clir.text.analyzers import analyzer_for
 from indexer.build import BuildConfig, build_index
 
-WORDS = ["river", "bridge", "castle", "mountain", "snow", "city", "train", "station", "market", "museum", "garden", "library", "harbour", "festival", "bicycle", "winter", "summer", "village", "forest", "lake", "island"]
+WORDS = ["river", "bridge", "castle", "mountain", "snow", "city", "train", "station", "market", "museum",
+         "garden", "library", "harbour", "festival", "bicycle", "winter", "summer", "village", "forest", "lake",
+         "island"]
 QUERIES = ["river bridge", "snow in the mountain village", "train station market", "museum garden library",
            "bicycle", "winter festival on the lake island", "harbour city castle"]
 
