@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 
 log = logging.getLogger("clir.app")
 
-CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
          413: "payload_too_large", 422: "invalid_request", 500: "internal_error", 503: "unavailable"}
 
 

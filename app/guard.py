@@ -14,6 +14,9 @@ from app.errors import error_body
 from app.metrics import Metrics
 
 OPEN_PATHS = {"/health"}
+WRITE_METHODS = {"PUT", "POST", "DELETE", "PATCH"}
+# TestClient reports "testclient" as its address: in-process, like loopback
+LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
 Scope = dict[str, Any]
 
 
@@ -21,10 +24,23 @@ class BodyTooLarge(Exception):
     pass
 
 
+def is_write(scope: Scope) -> bool:
+    """Document writes and admin calls: the requests the admin key (or loopback) guards."""
+    path, method = scope["path"], scope["method"]
+    return path.startswith("/admin/") or (path.startswith("/documents") and method in WRITE_METHODS)
+
+
 class GuardMiddleware:
-    def __init__(self, app: Any, *, api_key: str | None, max_body_bytes: int, metrics: Metrics) -> None:
+    """Reads need the read key (CLIR_API_KEY) or the admin key when a read key is set. Writes and admin
+    calls need the admin key (CLIR_ADMIN_KEY) when one is set; without one they are taken from loopback
+    addresses only, unless CLIR_ALLOW_REMOTE_WRITES."""
+
+    def __init__(self, app: Any, *, api_key: str | None, admin_key: str | None, allow_remote_writes: bool,
+                 max_body_bytes: int, metrics: Metrics) -> None:
         self.app = app
         self.api_key = api_key.encode() if api_key else None
+        self.admin_key = admin_key.encode() if admin_key else None
+        self.allow_remote_writes = allow_remote_writes
         self.max_body = max_body_bytes
         self.metrics = metrics
 
@@ -55,8 +71,17 @@ class GuardMiddleware:
 
     def _reject(self, scope: Scope) -> tuple[int, str] | None:
         headers = dict(scope["headers"])
-        if (self.api_key and scope["path"] not in OPEN_PATHS
-                and not secrets.compare_digest(headers.get(b"x-api-key", b""), self.api_key)):
+        key = headers.get(b"x-api-key", b"")
+        admin = self.admin_key is not None and secrets.compare_digest(key, self.admin_key)
+        if is_write(scope):
+            if self.admin_key is not None and not admin:
+                return 401, "writes and admin calls need the admin key in the X-API-Key header"
+            host = (scope.get("client") or ("", 0))[0]
+            if self.admin_key is None and not self.allow_remote_writes and host not in LOOPBACK:
+                return 403, ("writes are taken from loopback only: set CLIR_ADMIN_KEY (or "
+                             "CLIR_ALLOW_REMOTE_WRITES=true) to take them from other addresses")
+        elif (self.api_key and scope["path"] not in OPEN_PATHS and not admin
+              and not secrets.compare_digest(key, self.api_key)):
             return 401, "missing or invalid X-API-Key header"
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.max_body:

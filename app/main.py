@@ -16,9 +16,10 @@ from app.guard import GuardMiddleware
 from app.hot import HotSearch, openapi_route
 from app.metrics import CONTENT_TYPE, Metrics
 from app.routes import router
-from app.schemas import BatchRequest, ErrorOut, SearchRequest
+from app.schemas import BatchRequest, DocumentIn, DocumentsIn, ErrorOut, SearchRequest
 from app.service import SearchService
 from app.settings import Settings, get_settings
+from app.write_routes import router as write_router
 from clir.errors import ClirError
 
 
@@ -42,10 +43,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # so API key, body limit and metrics apply to it as to every other route.
     app.add_middleware(HotSearch, service=service)
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
-    app.add_middleware(GuardMiddleware, api_key=api_key, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
+    app.add_middleware(GuardMiddleware, api_key=api_key, admin_key=admin_key,
+                       allow_remote_writes=settings.allow_remote_writes, max_body_bytes=settings.max_body_bytes,
+                       metrics=metrics)
     install_error_handlers(app)
     app.include_router(router)
-    app.openapi = add_body_schemas(app, [SearchRequest, BatchRequest, ErrorOut],  # type: ignore[method-assign]
+    app.include_router(write_router)
+    if settings.writable:
+        print(f"clir: {settings.index} is writable; writes "
+              + ("need the admin key (CLIR_ADMIN_KEY)" if admin_key else "are taken from any address "
+                 "(CLIR_ALLOW_REMOTE_WRITES)" if settings.allow_remote_writes else
+                 "are taken from loopback only (set CLIR_ADMIN_KEY to take them from elsewhere)"),
+              file=sys.stderr)
+    app.openapi = add_body_schemas(app, [SearchRequest, BatchRequest, DocumentIn, DocumentsIn,  # type: ignore[method-assign]
+                                         ErrorOut],
                                    extra_routes=[openapi_route()])
 
     @app.get("/metrics", include_in_schema=False)

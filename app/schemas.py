@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -117,6 +117,39 @@ class DocumentOut(BaseModel):
     text: str
     lang: str | None
     metadata: dict[str, Any]
+
+
+class DocumentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    title: str = ""
+    lang: str | None = Field(None, min_length=2, max_length=12, description="ISO 639 code; detected when omitted")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    _check_text = field_validator("text")(_not_blank)
+
+
+class IdentifiedDocumentIn(DocumentIn):
+    id: str = Field(min_length=1, max_length=512)
+
+    _check_id = field_validator("id")(_not_blank)
+
+
+class DocumentsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    documents: list[IdentifiedDocumentIn] = Field(min_length=1)
+
+
+class WriteOut(BaseModel):
+    id: str
+    status: Literal["created", "updated", "deleted"]
+    warnings: list[str] = Field(default_factory=list)
+
+
+class BatchWriteOut(BaseModel):
+    created: int
+    updated: int
+    warnings: list[str] = Field(default_factory=list)
 
 
 class ErrorDetail(BaseModel):

@@ -16,7 +16,9 @@ from app.batching import MicroBatcher
 from app.errors import QueryError
 from app.schemas import BatchQuery, FusionOptions, SearchOptions
 from app.settings import Settings
+from app.writes import DocumentWriter
 from clir.errors import ConfigError
+from clir.index.collection import Collection, WriterLock
 from clir.records import Filter
 from clir.search.fusion import FusionParams
 from clir.search.render import result_payload
@@ -34,9 +36,15 @@ def fusion_params(options: FusionOptions) -> FusionParams:
 class SearchService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.retriever = Retriever.open(settings.index, verify=settings.verify_checksums,
+        self.lock: WriterLock | None = None
+        if settings.writable:  # one writer per index, across processes too
+            self.lock = WriterLock(settings.index, f"clir serve --writable on port {settings.port}")
+            self.lock.acquire()
+        self.retriever = Retriever.open(settings.index, verify=settings.verify_checksums, writable=settings.writable,
                                         threads=settings.effective_threads(), ef_search=settings.ef_search,
                                         nprobe=settings.nprobe)
+        self.collection: Collection = self.retriever.store  # type: ignore[assignment]
+        self.writer = DocumentWriter(settings, self.collection, self.retriever.encoder) if settings.writable else None
         # the encoder's first call costs more than later ones (buffers, thread pool): pay it before serving
         self.retriever.encoder.encode_queries(["warm up"])
         self.batcher = (MicroBatcher(self.retriever.encoder.encode_queries, settings.micro_batch_max)
@@ -117,8 +125,14 @@ class SearchService:
         doc = self.retriever.store.document(doc_id)
         return None if doc is None else doc.to_dict()
 
+    def reload(self) -> None:
+        self.collection.reload(verify=self.settings.verify_checksums)
+
     def stats(self) -> dict[str, Any]:
-        return self.retriever.manifest.summary(self.retriever.store.location) | {
+        collection = self.writer.stats() if self.writer else self.collection.stats()
+        summary = self.retriever.manifest.summary(self.retriever.store.location)
+        return summary | {"documents": collection["documents"], "languages": collection["languages"],
+                          "collection": collection,
             "uptime_s": round(time.time() - self.started, 1),
             "micro_batching": None if self.batcher is None else
             {"batches": self.batcher.batches, "queries": self.batcher.encoded},

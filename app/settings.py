@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clir.search.options import DEFAULT_DEPTH, MAX_DEPTH, MAX_K
@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, description="uvicorn worker processes (each loads the index)")
     api_key: SecretStr | None = Field(None, description="when set, every endpoint but /health needs X-API-Key")
+    writable: bool = Field(False, description="take document writes (PUT/POST/DELETE /documents, /admin/*)")
+    admin_key: SecretStr | None = Field(None, description="when set, writes and admin calls need it as X-API-Key")
+    allow_remote_writes: bool = Field(False, description="without an admin key, accept writes from any address")
+    max_write_batch: int = Field(256, ge=1, description="most documents in one POST /documents")
     verify_checksums: bool = Field(True, description="sha256 every index file at start-up")
     threads: int = Field(0, ge=0, description="FAISS/OpenMP threads per worker; 0 = cores / workers")
     max_query_chars: int = Field(2048, ge=1, description="longest accepted query")
@@ -35,6 +39,12 @@ class Settings(BaseSettings):
     # Off by default, as in gunicorn: formatting and writing a line per request costs part of the
     # latency budget, and /metrics already counts requests by endpoint and status.
     access_log: bool = Field(False, description="log one line per request (uvicorn's access log)")
+
+    @model_validator(mode="after")
+    def _one_writer(self) -> Settings:
+        if self.writable and self.workers > 1:
+            raise ValueError("a writable server runs one worker (CLIR_WORKERS=1): one process writes an index")
+        return self
 
     def effective_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)

@@ -9,11 +9,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from cli import data, eval, index, search, serve
+from cli import add, compact, data, delete, eval, index, search, serve
 from cli.args import EXIT_USAGE, Parser
 from clir.errors import ClirError
 
-COMMANDS = (index, search, data, serve, eval)
+COMMANDS = (index, add, delete, compact, search, data, serve, eval)
 
 
 def build_parser() -> Parser:

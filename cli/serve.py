@@ -14,6 +14,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--host", default=None, help="default 127.0.0.1 ($CLIR_HOST)")
     p.add_argument("--port", type=positive_int, default=None, help="default 8000 ($CLIR_PORT)")
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes ($CLIR_WORKERS)")
+    p.add_argument("--writable", action="store_true", default=None,
+                   help="take document writes over HTTP ($CLIR_WRITABLE); one worker")
     p.set_defaults(func=run)
 
 
@@ -21,15 +23,21 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     import uvicorn
+    from pydantic import ValidationError
 
     from app.settings import Settings
+    from clir.errors import ConfigError
     from clir.index.manifest import load_manifest
 
-    flags = {"index": args.index, "host": args.host, "port": args.port, "workers": args.workers}
+    flags = {"index": args.index, "host": args.host, "port": args.port, "workers": args.workers,
+             "writable": args.writable}
     for name, value in flags.items():
         if value is not None:  # flags override the environment, and worker processes read it
             os.environ[f"CLIR_{name.upper()}"] = str(value)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"settings: {exc.errors()[0]['msg']}") from None
     load_manifest(settings.index, verify=settings.verify_checksums)  # fail here, in one line, not per worker
     if settings.workers == 1:
         from app.main import create_app

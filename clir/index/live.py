@@ -216,9 +216,19 @@ class LiveView:
     def missing(self, doc_ids: Sequence[str]) -> list[str]:
         return [doc_id for doc_id in doc_ids if not self.contains(doc_id)]
 
+    def languages(self) -> dict[str, int]:
+        """Live documents per language ("und" when undetermined)."""
+        if not self.pending:
+            return self.manifest.languages
+        base = self.base.langs(np.flatnonzero(~self.base_dead))
+        delta = self.langs_arr[: self.n_delta][~self.dead[: self.n_delta]]
+        values, counts = np.unique(np.concatenate([base.astype(str), delta.astype(str)]), return_counts=True)
+        return {str(v) or "und": int(c) for v, c in zip(values, counts, strict=True)}
+
     def counts(self) -> dict[str, Any]:
         """What /stats says about the writes: live documents, and what compaction would fold in."""
-        return {"documents": len(self), "base_documents": self.n_base, "pending_documents": len(self.row_of_id),
+        return {"documents": len(self), "languages": self.languages(), "base_documents": self.n_base,
+                "pending_documents": len(self.row_of_id),
                 "deleted_not_compacted": int(self.n_base - self.base_live + self.dead[: self.n_delta].sum()),
                 "segments": 1 + (self.n_delta > 0)}
 

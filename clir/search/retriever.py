@@ -48,13 +48,8 @@ class Retriever:
         store.manifest.check_encoder(encoder.name, store.location)
         self.store = store
         self.encoder = encoder
-        langs = [lang for lang in store.manifest.languages if lang != "und"]
-        # Detection restricted to the collection's languages (plus English, the usual query language)
-        # is far more reliable on short queries than open-set detection.
-        self.query_lang_candidates = sorted({*langs, "en"})
-        # With xQG sparse expansion every document also carries text in the generation languages:
-        # BM25 evidence in those languages is same-language evidence.
-        self.expansion_langs = store.manifest.expansion_langs
+        self._manifest: Manifest | None = None
+        self._candidates: list[str] = []
         # Load the language-ID model and the analyzers now, not in the first request (the first analyzer
         # has a one-time set-up cost; docs/benchmarks.md).
         self.resolve_lang("warm up", None)
@@ -79,6 +74,22 @@ class Retriever:
     @property
     def manifest(self) -> Manifest:
         return self.store.manifest
+
+    @property
+    def query_lang_candidates(self) -> list[str]:
+        """The collection's languages plus English: detection restricted to them is far more reliable on
+        short queries than open-set detection. Follows the manifest (it changes at compaction)."""
+        manifest = self.store.manifest
+        if manifest is not self._manifest:
+            self._candidates = sorted({*(lang for lang in manifest.languages if lang != "und"), "en"})
+            self._manifest = manifest
+        return self._candidates
+
+    @property
+    def expansion_langs(self) -> frozenset[str]:
+        """With xQG sparse expansion every document also carries text in the generation languages: BM25
+        evidence in those languages is same-language evidence."""
+        return self.store.manifest.expansion_langs
 
     def __len__(self) -> int:
         return len(self.store)

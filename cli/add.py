@@ -1,0 +1,56 @@
+"""`clir add`: add or replace documents in an index, from a corpus in any format, without a rebuild."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from pathlib import Path
+
+from cli.args import positive_int
+from clir.corpus.formats import FORMATS
+from clir.encoders.models import DEFAULT_BATCH_SIZE
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("add", help="add or replace documents in an index (upsert by id)")
+    p.add_argument("--index", required=True, type=Path)
+    p.add_argument("--corpus", required=True, type=Path, help="corpus file or folder")
+    p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
+    p.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
+                   help="documents per durable write (and encoder batch)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from clir.corpus.readers import count_records, detect_format, read_corpus
+    from clir.index.collection import Collection, WriterLock
+    from clir.index.prepare import prepare_documents
+    from clir.search.retriever import Retriever
+
+    fmt = detect_format(args.corpus) if args.format == "auto" else args.format
+    lock = WriterLock(args.index, "clir add")
+    lock.acquire()
+    try:
+        retriever = Retriever.open(args.index, writable=True)
+        collection: Collection = retriever.store  # type: ignore[assignment]
+        collection.auto_compact = False  # `clir compact` (or a server) folds them in
+        docs = iter(read_corpus(args.corpus, fmt))
+        total = count_records(args.corpus, fmt)
+        bar = tqdm(total=total, desc="add", unit="doc", disable=args.quiet)
+        created = updated = 0
+        while batch := list(itertools.islice(docs, args.batch_size)):
+            statuses = collection.upsert(prepare_documents(batch, retriever.encoder, args.batch_size))
+            created += statuses.count("created")
+            updated += statuses.count("updated")
+            bar.update(len(batch))
+        bar.close()
+        stats = collection.stats()
+        collection.close()
+    finally:
+        lock.release()
+    print(f"{args.index}: {created} created, {updated} updated; {stats['documents']} documents, "
+          f"{stats['pending_documents']} pending and {stats['deleted_not_compacted']} deleted not compacted")
+    return 0
