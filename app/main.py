@@ -6,6 +6,8 @@ Run with `clir serve --index DIR` or `uvicorn --factory app.main:create_app` (se
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 
@@ -34,7 +36,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = Metrics()
     metrics.documents.set(len(service.retriever))
 
-    app = FastAPI(title="clir", version=clir.__version__,
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()  # the writer lock and the write log, released on shutdown
+
+    app = FastAPI(title="clir", version=clir.__version__, lifespan=lifespan,
                   description="Cross-lingual retrieval: multilingual dense + language-aware BM25, fused.")
     app.state.service = service
     app.state.metrics = metrics

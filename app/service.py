@@ -125,6 +125,11 @@ class SearchService:
         doc = self.retriever.store.document(doc_id)
         return None if doc is None else doc.to_dict()
 
+    def close(self) -> None:
+        self.collection.close()
+        if self.lock is not None:
+            self.lock.release()
+
     def reload(self) -> None:
         self.collection.reload(verify=self.settings.verify_checksums)
 
