@@ -171,3 +171,33 @@ def test_one_writer_at_a_time(live_copy: Path):
     first.release()
     second.acquire()
     second.release()
+
+
+def test_a_compaction_killed_midway_leaves_the_old_state_intact(live_copy: Path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    retriever = Retriever.open(live_copy, writable=True)
+    collection = retriever.store
+    docs = [Document(f"zz-{i}", f"killed compaction document {i} about glaciers", lang="en") for i in range(300)]
+    collection.upsert(prepare_documents(docs, retriever.encoder))
+    collection.delete(["fr-cat"])
+    collection.close()
+    before = sorted(Retriever.open(live_copy).store.missing([d.id for d in docs] + ["fr-cat", "de-bike"]))
+    assert before == ["fr-cat"]
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "compact", "--index", str(live_copy), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not list(live_copy.parent.glob(".live.compact-*")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert list(live_copy.parent.glob(".live.compact-*")), "the kill came too late to test anything"
+    reopened = Retriever.open(live_copy, writable=True)  # a writable open removes the dead scratch
+    assert not list(live_copy.parent.glob(".live.compact-*"))
+    assert sorted(reopened.store.missing([d.id for d in docs] + ["fr-cat", "de-bike"])) == ["fr-cat"]
+    assert reopened.search("glaciers", k=1, mode="sparse", query_lang="en").hits[0].id.startswith("zz-")
+    assert reopened.store.compact()["documents"] == 24 + 300 - 1

