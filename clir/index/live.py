@@ -98,16 +98,18 @@ class LiveView:
             self.vectors = np.concatenate([self.vectors, np.zeros_like(self.vectors)])
             self.dead = np.concatenate([self.dead, np.zeros_like(self.dead)])
             self.langs_arr = np.concatenate([self.langs_arr, np.zeros_like(self.langs_arr)])
+        # Readers take a row once it is in `docs`, and find it through the postings: everything a row
+        # holds is in place before either.
         self.vectors[j] = p.vector
         self.langs_arr[j] = p.lang or ""
+        self.tokens.append(p.tokens)
+        self.doc_len.append(len(p.tokens))
+        d = p.doc
+        self.docs.append(StoredDocument(self.n_base + j, d.id, d.title, d.text, p.lang, d.metadata))
         for term, count in Counter(p.tokens).items():
             rows, tf = self.postings.get(term, (_EMPTY, _EMPTY))
             self.postings[term] = (np.append(rows, np.int32(j)), np.append(tf, np.int32(count)))
-        self.tokens.append(p.tokens)
-        self.doc_len.append(len(p.tokens))
         self.delta_len += len(p.tokens)
-        d = p.doc
-        self.docs.append(StoredDocument(self.n_base + j, d.id, d.title, d.text, p.lang, d.metadata))
         self.row_of_id[d.id] = j
 
     # -- filters ------------------------------------------------------------------------------------
