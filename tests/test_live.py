@@ -201,3 +201,24 @@ def test_a_compaction_killed_midway_leaves_the_old_state_intact(live_copy: Path)
     assert sorted(reopened.store.missing([d.id for d in docs] + ["fr-cat", "de-bike"])) == ["fr-cat"]
     assert reopened.search("glaciers", k=1, mode="sparse", query_lang="en").hits[0].id.startswith("zz-")
     assert reopened.store.compact()["documents"] == 24 + 300 - 1
+
+
+def test_deleted_rows_never_come_back_from_a_graph_index(mini_corpus: Path, tmp_path: Path):
+    from clir.index.params import DenseParams
+
+    docs = list(read_corpus(mini_corpus))
+    hnsw = tmp_path / "hnsw"
+    build_index(iter(docs), hnsw, BuildConfig(dense=DenseParams(kind="hnsw"), show_progress=False))
+    gone = [d.id for d in docs[::3]]
+    kept = [d for d in docs if d.id not in gone]
+    flat = tmp_path / "flat"
+    build_index(iter(kept), flat, BuildConfig(show_progress=False))
+    live = Retriever.open(hnsw, writable=True)
+    assert sorted(live.store.delete(gone)) == sorted(gone)
+    exact = Retriever.open(flat)
+    for query in QUERIES:
+        for k in (1, 5, 10):
+            got = [h.id for h in live.search(query, k=k, mode="dense").hits]
+            assert got == [h.id for h in exact.search(query, k=k, mode="dense").hits], (query, k)
+        filtered = live.search(query, k=5, mode="dense", filter=_filter(["en", "fr"], None)).hits
+        assert filtered and not {h.id for h in filtered} & set(gone)

@@ -136,9 +136,7 @@ class LiveView:
     def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
         if not self.pending:
             return self.base.dense_search(vectors, k, flt)
-        base_mask = self._base_mask(flt)
-        rows, scores = self.base.dense.search(vectors, k, base_mask) if base_mask.any() else (
-            np.full((len(vectors), 1), -1, dtype=np.int64), np.zeros((len(vectors), 1), dtype=np.float32))
+        rows, scores = self._base_dense(np.atleast_2d(vectors), k, flt)
         allowed = np.flatnonzero(self._delta_mask(flt))
         delta_scores = np.atleast_2d(vectors) @ self.vectors[allowed].T
         out = []
@@ -149,6 +147,24 @@ class LiveView:
             order = np.argsort(merged_rows, kind="stable")
             out.append(Ranked.top_of(merged_rows[order], merged_scores[order], k))
         return out
+
+    def _base_dense(self, vectors: Vectors, k: int, flt: Filter | None) -> tuple[Rows, Scores]:
+        """The base's k best live rows per query. Without a filter, deleted rows are dropped from a search
+        widened by their share (a graph or cell search keeps its speed); a query left short, and every
+        filtered search, takes the index's filtered search over the live rows."""
+        none = (np.full((len(vectors), 1), -1, dtype=np.int64), np.zeros((len(vectors), 1), dtype=np.float32))
+        if self.base_live == 0:
+            return none
+        if flt is None:
+            wide = min(self.n_base, int(k * self.n_base / self.base_live * 1.1) + 10)
+            rows, scores = self.base.dense.search(vectors, wide)
+            live = (rows >= 0) & ~self.base_dead[np.maximum(rows, 0)]
+            if np.all(live.sum(axis=1) >= min(k, self.base_live)):
+                order = np.argsort(~live, axis=1, kind="stable")[:, :k]  # live rows first, in score order
+                rows, scores = np.take_along_axis(rows, order, 1), np.take_along_axis(scores, order, 1)
+                return np.where(np.take_along_axis(live, order, 1), rows, -1), scores
+        mask = self._base_mask(flt)
+        return self.base.dense.search(vectors, k, mask) if mask.any() else none
 
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         in_base = rows < self.n_base
