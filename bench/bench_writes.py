@@ -181,8 +181,8 @@ def main() -> None:
         load = load_while_writing(url, queries, new_texts[1200:6200])
         print(f"3. 60 s at concurrency 8 while {load['written']} documents were upserted "
               f"({load['compactions']} compactions in all, one before this step: {compact.get('seconds')} s):"
-              f" {load['searches']} searches, {load['errors']} errors {load['first_error']}; p50 {load['p50_ms']:.1f} ms,"
-              f" p99 {load['p99_ms']:.1f} ms, max {load['max_ms']:.1f} ms", flush=True)
+              f" {load['searches']} searches, {load['errors']} errors {load['first_error']}; "
+              f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, max {load['max_ms']:.1f} ms", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=60)
