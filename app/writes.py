@@ -39,7 +39,7 @@ class DocumentWriter:
         return Document(id=doc_id, text=body.text, title=body.title, lang=lang, metadata=body.metadata)
 
     def _write(self, docs: Sequence[Document]) -> list[str]:
-        statuses = self.collection.upsert(prepare_documents(docs, self.encoder))
+        statuses = self.collection.upsert(prepare_documents(docs, self.encoder, batch_size=len(docs)))
         if self._warnings:
             self.unaugmented += len(docs)
         return statuses
