@@ -18,7 +18,8 @@ from app.schemas import BatchQuery, FusionOptions, SearchOptions
 from app.settings import Settings
 from app.writes import DocumentWriter
 from clir.errors import ConfigError
-from clir.index.collection import Collection, WriterLock
+from clir.files import WriterLock
+from clir.index.collection import Collection
 from clir.records import Filter
 from clir.search.fusion import FusionParams
 from clir.search.render import result_payload

@@ -4,8 +4,9 @@ writes and a compaction, and disk size after deletions.
     python bench/bench_writes.py --shared ../shared/data --work runs/bench-writes
 
 1. Bulk `POST /documents` (64 per request) against raw passage encoding of the same texts, in one run.
-2. `/search` p50 at concurrency 1 on a 10k-document index with 10% of its documents pending (written since
-   the base) and 10% deleted, then after `POST /admin/compact`, beside raw single-query encoding.
+2. `/search` p50 at concurrency 1 on a 12k-document index with 10% of its documents pending (written since
+   the base) and 10% deleted, and on the same documents compacted: two servers asked in alternating order,
+   beside raw single-query encoding (paired medians).
 3. 60 s of searches at concurrency 8 while 5,000 documents are upserted (and the automatic compaction they
    trigger runs): errors, p50 / p99 / max latency.
 4. A 10k collection with half its documents deleted and compacted, against a fresh build of the other half:
@@ -71,23 +72,33 @@ def bulk_throughput(base: str, encoder: object, texts: list[tuple[str, str]]) ->
     return {"raw_docs_per_s": len(plain) / raw, "post_docs_per_s": len(plain) / served, "ratio": raw / served}
 
 
-def search_p50(base: str, encoder: object, queries: list[str]) -> dict[str, float]:
-    client = Client(base)
+def paired_search(urls: dict[str, str], encoder: object, queries: list[str]) -> dict[str, dict[str, float]]:
+    """/search p50 of each server at concurrency 1, beside raw single-query encoding here; per query the
+    servers are asked in alternating order, so host speed drifts hit them alike."""
+    clients = {name: Client(url) for name, url in urls.items()}
     for q in queries[:20]:
-        client.post("/search", {"query": q, "k": 10})
-    raw, served = [], []
-    for q in queries:
+        for client in clients.values():
+            client.post("/search", {"query": q, "k": 10})
+    raw: list[float] = []
+    served: dict[str, list[float]] = {name: [] for name in clients}
+    for i, q in enumerate(queries):
         time.sleep(IDLE_GAP_S)
         start = time.perf_counter()
         encoder.encode_queries([q])  # type: ignore[attr-defined]
         raw.append(time.perf_counter() - start)
-        time.sleep(IDLE_GAP_S)
-        start = time.perf_counter()
-        client.post("/search", {"query": q, "k": 10})
-        served.append(time.perf_counter() - start)
-    client.close()
-    return {"raw_p50_ms": pct(raw, 50), "search_p50_ms": pct(served, 50),
-            "non_encoding_ms": pct(served, 50) - pct(raw, 50)}
+        for name in list(clients)[:: 1 if i % 2 == 0 else -1]:
+            time.sleep(IDLE_GAP_S)
+            start = time.perf_counter()
+            clients[name].post("/search", {"query": q, "k": 10})
+            served[name].append(time.perf_counter() - start)
+    for client in clients.values():
+        client.close()
+    out = {name: {"search_p50_ms": pct(times, 50), "non_encoding_ms": pct(times, 50) - pct(raw, 50)}
+           for name, times in served.items()}
+    names = list(served)
+    out["paired"] = {"raw_p50_ms": pct(raw, 50),
+                     "median_diff_ms": float(np.median(np.subtract(served[names[0]], served[names[1]])) * 1000)}
+    return out
 
 
 def load_while_writing(base: str, queries: list[str], new_texts: list[tuple[str, str]],
@@ -171,17 +182,34 @@ def main() -> None:
         for doc_id in [*(f"b{i}" for i in range(0, 10_000, 10)), *(f"bulk-{j}" for j in range(0, 2000, 10))]:
             client.delete(f"/documents/{doc_id}").raise_for_status()  # and 10% deleted
         stats = client.get("/stats").json()["collection"]
-        pending = search_p50(url, raw_encoder, queries)
-        folded = client.post("/admin/compact").json()
-        compacted = search_p50(url, raw_encoder, queries)
-        overhead = pending["search_p50_ms"] - compacted["search_p50_ms"]
-        share = overhead / compacted["non_encoding_ms"]
-        print(f"2. /search p50 with {stats['pending_documents']} pending and {stats['deleted_not_compacted']} "
-              f"deleted of {stats['documents']}: {pending['search_p50_ms']:.2f} ms (raw encode "
-              f"{pending['raw_p50_ms']:.2f}); after compaction ({folded['seconds']} s): "
-              f"{compacted['search_p50_ms']:.2f} ms (raw encode {compacted['raw_p50_ms']:.2f}, non-encoding "
-              f"{compacted['non_encoding_ms']:.2f} ms); pending overhead {overhead:+.2f} ms = "
-              f"{share * 100:+.1f}% of the compacted non-encoding time", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    # the same state, pending and compacted, served side by side (read-only servers replay the log)
+    folded_dir = args.work / "compacted"
+    shutil.rmtree(folded_dir, ignore_errors=True)
+    shutil.copytree(index, folded_dir)
+    collection = Collection.open(folded_dir, writable=True)
+    folded = collection.compact()
+    collection.close()
+    ports = {"pending": free_port(), "compacted": free_port()}
+    servers = [start_server(index, ports["pending"], {"CLIR_VERIFY_CHECKSUMS": "false"}),
+               start_server(folded_dir, ports["compacted"], {"CLIR_VERIFY_CHECKSUMS": "false"})]
+    try:
+        both = paired_search({name: f"http://127.0.0.1:{p}" for name, p in ports.items()}, raw_encoder, queries)
+    finally:
+        for proc in servers:
+            proc.terminate()
+            proc.wait(timeout=60)
+    pending, compacted, paired = both["pending"], both["compacted"], both["paired"]
+    share = paired["median_diff_ms"] / compacted["non_encoding_ms"]
+    print(f"2. /search p50 with {stats['pending_documents']} pending and {stats['deleted_not_compacted']} deleted "
+          f"of {stats['documents']}: {pending['search_p50_ms']:.2f} ms; compacted ({folded['seconds']} s): "
+          f"{compacted['search_p50_ms']:.2f} ms; raw encode {paired['raw_p50_ms']:.2f} ms, compacted non-encoding "
+          f"{compacted['non_encoding_ms']:.2f} ms; pending - compacted, paired median "
+          f"{paired['median_diff_ms']:+.2f} ms = {share * 100:+.1f}% of it", flush=True)
+    server = start_server(index, port, {"CLIR_WRITABLE": "true", "CLIR_VERIFY_CHECKSUMS": "false"})
+    try:
         load = load_while_writing(url, queries, new_texts[1200:6200])
         print(f"3. 60 s at concurrency 8 while {load['written']} documents were upserted "
               f"({load['compactions']} compactions in all, one before this step: {compact.get('seconds')} s):"

@@ -26,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from clir.corpus.readers import count_records, detect_format, read_corpus
-    from clir.index.collection import Collection, WriterLock
+    from clir.files import WriterLock
+    from clir.index.collection import Collection
     from clir.index.prepare import prepare_documents
     from clir.search.retriever import Retriever
 

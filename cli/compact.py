@@ -14,7 +14,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from clir.index.collection import Collection, WriterLock
+    from clir.files import WriterLock
+    from clir.index.collection import Collection
 
     lock = WriterLock(args.index, "clir compact")
     lock.acquire()

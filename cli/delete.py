@@ -29,7 +29,8 @@ def _ids(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clir.index.collection import Collection, WriterLock
+    from clir.files import WriterLock
+    from clir.index.collection import Collection
 
     ids = _ids(args)
     lock = WriterLock(args.index, "clir delete")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import hashlib
 import os
 import shutil
 from pathlib import Path
+from typing import IO
+
+from clir.errors import ConfigError
 
 _CHUNK = 1 << 20
 
@@ -94,3 +98,42 @@ def install_dir(tmp: Path, out: Path) -> None:
         old.rename(out)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def index_of(lock_path: Path) -> Path:
+    return lock_path.parent / lock_path.name[1 : -len(".lock")]
+
+
+class WriterLock:
+    """The single-writer lock of an index: an exclusive `flock` on `.NAME.lock` beside it, held for as
+    long as the owner lives (a killed process releases it). Builds, compactions, CLI writes and writable
+    servers take it; the lock file says who holds it."""
+
+    def __init__(self, index: Path, owner: str) -> None:
+        index = Path(index).resolve()
+        self.path = index.parent / f".{index.name}.lock"
+        self._file: IO[str] | None = None
+        self.owner = owner
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise ConfigError(f"{index_of(self.path)} is held by {holder}: one writer at a time (a writable "
+                              "server takes writes over HTTP: PUT/POST/DELETE /documents)") from None
+        f.truncate(0)
+        f.write(f"{self.owner} (pid {os.getpid()})")
+        f.flush()
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.truncate(0)
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None

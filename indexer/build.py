@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 import clir
 from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, Encoder, load_encoder
 from clir.errors import ClirError, ConfigError
-from clir.files import install_dir, remove_stale_scratch, scratch_dir, update_sha256
+from clir.files import WriterLock, install_dir, remove_stale_scratch, scratch_dir, update_sha256
 from clir.index.manifest import MANIFEST, Manifest, load_manifest, write_manifest
 from clir.index.params import BM25Params, DenseParams
 from clir.index.writer import IndexWriter
@@ -159,8 +159,17 @@ def build_index(
     out = Path(out).resolve()
     _check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    lock = WriterLock(out, "clir index")  # one build (or writer) per target: a second one is refused
+    lock.acquire()
+    try:
+        return _build(docs, out, config, encoder or load_encoder(config.encoder), total, corpus_info)
+    finally:
+        lock.release()
+
+
+def _build(docs: Iterable[Document], out: Path, config: BuildConfig, encoder: Encoder, total: int | None,
+           corpus_info: dict[str, Any] | None) -> Manifest:
     remove_stale_scratch(out)
-    encoder = encoder or load_encoder(config.encoder)
     tmp = scratch_dir(out, f"building-{os.getpid()}")
     started = time.perf_counter()
     try:

@@ -12,7 +12,8 @@ import pytest
 from clir.corpus.readers import read_corpus
 from clir.encoders.models import load_encoder
 from clir.errors import ConfigError
-from clir.index.collection import Collection, WriterLock
+from clir.files import WriterLock
+from clir.index.collection import Collection
 from clir.index.prepare import prepare_documents
 from clir.records import Document
 from clir.search.retriever import Retriever

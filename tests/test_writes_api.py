@@ -166,3 +166,37 @@ def test_acknowledged_writes_survive_sigkill_and_the_cli_waits_its_turn(index: P
     assert done.returncode == 0 and "compacted into 43 documents" in done.stdout, done.stderr
     done = _clir("search", "--index", str(index), "--mode", "sparse", "--json", "added by the command line")
     assert json.loads(done.stdout)["hits"][0]["id"] == "c1"
+
+
+def test_a_served_index_rebuilt_on_disk_keeps_serving_what_it_loaded_until_reload(index: Path, tmp_path: Path):
+    """D4: the served process holds its files; a rebuild at the same path is an explicit reload."""
+    from clir.corpus.readers import read_corpus
+    from clir.records import Document
+    from indexer.build import BuildConfig, build_index
+
+    with TestClient(create_app(Settings(index=index))) as c:
+        before = {d.id: d.text for d in read_corpus(Path(__file__).parent / "fixtures" / "mini_corpus.jsonl")}
+        other = [Document(f"other-{i}", f"a completely different corpus, document {i}", lang="en") for i in range(30)]
+        build_index(iter(other), index, BuildConfig(show_progress=False))
+        for doc_id, text in before.items():  # every lookup still answers from the index it loaded
+            r = c.get(f"/documents/{doc_id}", params={})
+            assert r.status_code == 200 and r.json()["text"] == text, doc_id
+        hits = c.post("/search", json={"query": "Le chat dort sur le canapé", "k": 1, "include_text": True})
+        assert hits.json()["hits"][0]["id"] == "fr-cat" and "chat" in hits.json()["hits"][0]["text"]
+        assert c.post("/admin/reload").json() == {"status": "reloaded", "documents": 30}
+        assert c.get("/documents/fr-cat").status_code == 404
+        assert c.get("/documents/other-3").json()["text"].endswith("document 3")
+
+
+def test_two_builds_of_one_target_do_not_race(mini_corpus: Path, tmp_path: Path):
+    """D8: the second build is refused with one line while the first holds the target."""
+    out = tmp_path / "idx"
+    slow = subprocess.Popen([sys.executable, "-m", "cli.main", "index", "--corpus", str(mini_corpus), "--out",
+                             str(out), "--quiet", "--batch-size", "1"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".idx.building-*")) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert_one_line_error(_clir("index", "--corpus", str(mini_corpus), "--out", str(out), "--quiet"),
+                          "held by clir index")
+    assert slow.wait(timeout=300) == 0, slow.stderr.read()
+    assert json.loads((out / "manifest.json").read_text())["counts"]["documents"] == 24

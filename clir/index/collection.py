@@ -3,7 +3,7 @@
 
 Writes go to the durable log first, then to the in-memory delta; a write returns once it is both on
 disk and searchable. One writer at a time: this object's lock within a process, `WriterLock` (an
-exclusive lock file beside the index) between processes. Compaction builds new base files aside from
+exclusive lock file beside the index, clir.files) between processes. Compaction builds new base files aside from
 what was live at one write, swaps them in with one atomic directory exchange, and carries the writes
 that landed meanwhile over in a fresh log: searches and writes go on while it runs, and a compaction
 killed midway leaves the previous files serving.
@@ -11,14 +11,13 @@ killed midway leaves the previous files serving.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from clir.errors import ConfigError
 from clir.files import install_dir, remove_stale_scratch, scratch_dir
@@ -34,39 +33,6 @@ from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors
 # share of the base and at least AUTO_COMPACT_MIN of them (docs/updating.md).
 AUTO_COMPACT_SHARE = 0.25
 AUTO_COMPACT_MIN = 1000
-
-
-class WriterLock:
-    """The single-writer lock of an index: an exclusive `flock` on `.NAME.lock` beside it, held for as
-    long as the owner lives (a killed process releases it). `holder` says who has it."""
-
-    def __init__(self, index: Path, owner: str) -> None:
-        self.path = index.parent / f".{index.name}.lock"
-        self._file: IO[str] | None = None
-        self.owner = owner
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            f.close()
-            raise ConfigError(f"{self.path.parent / self.path.name[1:-5]} is held by {holder}; "
-                              "a writable server takes writes over HTTP (PUT/POST/DELETE /documents)") from None
-        f.truncate(0)
-        f.write(f"{self.owner} (pid {os.getpid()})")
-        f.flush()
-        self._file = f
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.truncate(0)
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-            self._file.close()
-            self._file = None
 
 
 def _replay(view: LiveView, log: DeltaLog | None) -> LiveView:

@@ -136,15 +136,20 @@ class LiveView:
     def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
         if not self.pending:
             return self.base.dense_search(vectors, k, flt)
-        rows, scores = self._base_dense(np.atleast_2d(vectors), k, flt)
-        allowed = np.flatnonzero(self._delta_mask(flt))
-        delta_scores = np.atleast_2d(vectors) @ self.vectors[allowed].T
+        vectors = np.atleast_2d(vectors)
+        rows, scores = self._base_dense(vectors, k, flt)
+        n = self.n_delta
+        allowed = self._delta_mask(flt)
+        kk = min(k, int(allowed.sum()))
+        # every delta vector scored in one product over the contiguous rows; dead or filtered ones lose
+        delta_scores = np.where(allowed, vectors @ self.vectors[:n].T, -np.inf).astype(np.float32)
         out = []
         for i in range(len(vectors)):
             base = Ranked.from_search(rows[i], scores[i])
-            merged_rows = np.concatenate([base.rows, allowed.astype(np.int64) + self.n_base])
-            merged_scores = np.concatenate([base.scores, delta_scores[i].astype(np.float32)])
-            order = np.argsort(merged_rows, kind="stable")
+            top = np.argpartition(-delta_scores[i], kk - 1)[:kk] if 0 < kk < n else np.flatnonzero(allowed)
+            merged_rows = np.concatenate([base.rows, np.sort(top).astype(np.int64) + self.n_base])
+            merged_scores = np.concatenate([base.scores, delta_scores[i][np.sort(top)]])
+            order = np.argsort(merged_rows, kind="stable")  # ascending rows: ties go to the lower row
             out.append(Ranked.top_of(merged_rows[order], merged_scores[order], k))
         return out
 
