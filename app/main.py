@@ -23,13 +23,15 @@ from app.service import SearchService
 from app.settings import Settings, get_settings
 from app.write_routes import router as write_router
 from clir.errors import ClirError
+from clir.index.prepare import QueryAugmenter
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app and load the index now: a bad index stops start-up with one line."""
+def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | None = None) -> FastAPI:
+    """Build the app and load the index now: a bad index stops start-up with one line. `augmenter` runs
+    query generation for documents written to an xQG index (`clir serve` passes indexer/xqg's)."""
     settings = settings or get_settings()
     try:
-        service = SearchService(settings)
+        service = SearchService(settings, augmenter)
     except ClirError as exc:
         print(f"clir: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -125,6 +125,9 @@ class DocumentIn(BaseModel):
     title: str = ""
     lang: str | None = Field(None, min_length=2, max_length=12, description="ISO 639 code; detected when omitted")
     metadata: dict[str, Any] = Field(default_factory=dict)
+    generated_queries: dict[str, list[str]] | None = Field(
+        None, description="xQG indexes: queries for this document per language (else the index's generator runs "
+                          "where it can)")
 
     _check_text = field_validator("text")(_not_blank)
 

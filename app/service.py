@@ -20,6 +20,7 @@ from app.writes import DocumentWriter
 from clir.errors import ConfigError
 from clir.files import WriterLock
 from clir.index.collection import Collection
+from clir.index.prepare import QueryAugmenter
 from clir.records import Filter
 from clir.search.fusion import FusionParams
 from clir.search.render import result_payload
@@ -35,7 +36,7 @@ def fusion_params(options: FusionOptions) -> FusionParams:
 
 
 class SearchService:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, augmenter: QueryAugmenter | None = None) -> None:
         self.settings = settings
         self.lock: WriterLock | None = None
         if settings.writable:  # one writer per index, across processes too
@@ -45,7 +46,8 @@ class SearchService:
                                         threads=settings.effective_threads(), ef_search=settings.ef_search,
                                         nprobe=settings.nprobe)
         self.collection: Collection = self.retriever.store  # type: ignore[assignment]
-        self.writer = DocumentWriter(settings, self.collection, self.retriever.encoder) if settings.writable else None
+        self.writer = (DocumentWriter(settings, self.collection, self.retriever.encoder, augmenter)
+                       if settings.writable else None)
         # the encoder's first call costs more than later ones (buffers, thread pool): pay it before serving
         self.retriever.encoder.encode_queries(["warm up"])
         self.batcher = (MicroBatcher(self.retriever.encoder.encode_queries, settings.micro_batch_max)

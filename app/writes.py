@@ -16,37 +16,52 @@ from app.settings import Settings
 from clir.encoders.models import Encoder
 from clir.errors import ConfigError
 from clir.index.collection import Collection
-from clir.index.prepare import prepare_documents
+from clir.index.prepare import GivenQueries, QueryAugmenter, prepare_documents
 from clir.records import Document
 from clir.text.langid import validate_lang
 
-NO_XQG = "added without query-generation augmentation: live writes do not run the index's xQG generator"
-
 
 class DocumentWriter:
-    def __init__(self, settings: Settings, collection: Collection, encoder: Encoder) -> None:
+    def __init__(self, settings: Settings, collection: Collection, encoder: Encoder,
+                 augmenter: QueryAugmenter | None = None) -> None:
         self.settings = settings
         self.collection = collection
         self.encoder = encoder
+        self.xqg = bool(collection.manifest.raw.get("xqg"))
+        self.augmenter = augmenter if self.xqg else None
         self.unaugmented = 0  # documents added to an xQG index without generated queries
-        self._warnings = [NO_XQG] if collection.manifest.raw.get("xqg") else []
 
     def _document(self, doc_id: str, body: DocumentIn, field: str) -> Document:
         try:
             lang = validate_lang(body.lang) if body.lang else None
         except ConfigError as exc:
             raise QueryError(f"{field}lang", str(exc)) from exc
+        if body.generated_queries is not None and not self.xqg:
+            raise QueryError(f"{field}generated_queries", "this index was built without query generation (xQG)")
         return Document(id=doc_id, text=body.text, title=body.title, lang=lang, metadata=body.metadata)
 
-    def _write(self, docs: Sequence[Document]) -> list[str]:
-        statuses = self.collection.upsert(prepare_documents(docs, self.encoder, batch_size=len(docs)))
-        if self._warnings:
-            self.unaugmented += len(docs)
-        return statuses
+    def _write(self, docs: Sequence[Document], given: Sequence[GivenQueries]) -> tuple[list[str], list[str]]:
+        """Statuses, and warnings."""
+        prepared = prepare_documents(docs, self.encoder, batch_size=len(docs))
+        plain = [d.id for d in docs] if self.xqg else []
+        if self.augmenter is not None:
+            prepared, plain = self.augmenter.augment(prepared, given, self.encoder)
+        statuses = self.collection.upsert(prepared)
+        self.unaugmented += len(plain)
+        return statuses, self._warnings(plain)
+
+    def _warnings(self, plain: list[str]) -> list[str]:
+        if not plain:
+            return []
+        reason = "no generator runs for live writes" if self.augmenter is None else \
+            self.augmenter.unavailable or "no generated_queries given and its generator returned none"
+        return [f"{len(plain)} document(s) added without query-generation augmentation ({reason}), e.g. "
+                f"{plain[0]!r}; send generated_queries to augment them"]
 
     def put(self, doc_id: str, body: DocumentIn) -> dict[str, Any]:
         doc = self._document(doc_id, body, "")
-        return {"id": doc_id, "status": self._write([doc])[0], "warnings": self._warnings}
+        statuses, warnings = self._write([doc], [body.generated_queries])
+        return {"id": doc_id, "status": statuses[0], "warnings": warnings}
 
     def post(self, documents: list[IdentifiedDocumentIn]) -> dict[str, Any]:
         if len(documents) > self.settings.max_write_batch:
@@ -59,9 +74,8 @@ class DocumentWriter:
                 raise QueryError(f"documents.{i}.id", f"id {body.id!r} appears twice in the batch")
             seen.add(body.id)
             docs.append(self._document(body.id, body, f"documents.{i}."))
-        statuses = self._write(docs)
-        return {"created": statuses.count("created"), "updated": statuses.count("updated"),
-                "warnings": self._warnings}
+        statuses, warnings = self._write(docs, [body.generated_queries for body in documents])
+        return {"created": statuses.count("created"), "updated": statuses.count("updated"), "warnings": warnings}
 
     def delete(self, doc_id: str) -> dict[str, Any] | None:
         if not self.collection.delete([doc_id]):

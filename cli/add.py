@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import sys
 from pathlib import Path
 
 from cli.args import positive_int
@@ -25,6 +26,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from cli.serve import live_augmenter
     from clir.corpus.readers import count_records, detect_format, read_corpus
     from clir.files import WriterLock
     from clir.index.collection import Collection
@@ -38,12 +40,17 @@ def run(args: argparse.Namespace) -> int:
         retriever = Retriever.open(args.index, writable=True)
         collection: Collection = retriever.store  # type: ignore[assignment]
         collection.auto_compact = False  # `clir compact` (or a server) folds them in
+        augmenter = live_augmenter(collection.manifest.raw)
         docs = iter(read_corpus(args.corpus, fmt))
         total = count_records(args.corpus, fmt)
         bar = tqdm(total=total, desc="add", unit="doc", disable=args.quiet)
-        created = updated = 0
+        created = updated = unaugmented = 0
         while batch := list(itertools.islice(docs, args.batch_size)):
-            statuses = collection.upsert(prepare_documents(batch, retriever.encoder, args.batch_size))
+            prepared = prepare_documents(batch, retriever.encoder, args.batch_size)
+            if augmenter is not None:
+                prepared, plain = augmenter.augment(prepared, [None] * len(prepared), retriever.encoder)
+                unaugmented += len(plain)
+            statuses = collection.upsert(prepared)
             created += statuses.count("created")
             updated += statuses.count("updated")
             bar.update(len(batch))
@@ -54,4 +61,7 @@ def run(args: argparse.Namespace) -> int:
         lock.release()
     print(f"{args.index}: {created} created, {updated} updated; {stats['documents']} documents, "
           f"{stats['pending_documents']} pending and {stats['deleted_not_compacted']} deleted not compacted")
+    if unaugmented and augmenter is not None:
+        print(f"warning: {unaugmented} document(s) added without query-generation augmentation "
+              f"({augmenter.unavailable or 'the generator returned no queries for them'})", file=sys.stderr)
     return 0

