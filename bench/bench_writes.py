@@ -7,8 +7,8 @@ writes and a compaction, and disk size after deletions.
 2. `/search` p50 at concurrency 1 on a 12k-document index with 10% of its documents pending (written since
    the base) and 10% deleted, and on the same documents compacted: two servers asked in alternating order,
    beside raw single-query encoding (paired medians).
-3. 60 s of searches at concurrency 8 while 5,000 documents are upserted (and the automatic compaction they
-   trigger runs): errors, p50 / p99 / max latency.
+3. Searches at concurrency 8 for 60 s and until 5,000 documents are upserted (in batches of 50; the
+   automatic compaction they trigger runs meanwhile): errors, p50 / p99 / max latency.
 4. A 10k collection with half its documents deleted and compacted, against a fresh build of the other half:
    bytes on disk.
 Texts are Tatoeba sentences (every language); servers listen on 127.0.0.1 only; loops are bounded.
@@ -17,6 +17,7 @@ Texts are Tatoeba sentences (every language); servers listen on 127.0.0.1 only; 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import threading
@@ -81,6 +82,7 @@ def paired_search(urls: dict[str, str], encoder: object, queries: list[str]) -> 
             client.post("/search", {"query": q, "k": 10})
     raw: list[float] = []
     served: dict[str, list[float]] = {name: [] for name in clients}
+    parts: dict[str, list[dict[str, float]]] = {name: [] for name in clients}
     for i, q in enumerate(queries):
         time.sleep(IDLE_GAP_S)
         start = time.perf_counter()
@@ -89,11 +91,14 @@ def paired_search(urls: dict[str, str], encoder: object, queries: list[str]) -> 
         for name in list(clients)[:: 1 if i % 2 == 0 else -1]:
             time.sleep(IDLE_GAP_S)
             start = time.perf_counter()
-            clients[name].post("/search", {"query": q, "k": 10})
+            answer = clients[name].post("/search", {"query": q, "k": 10})
             served[name].append(time.perf_counter() - start)
+            parts[name].append(json.loads(answer)["timing_ms"])
     for client in clients.values():
         client.close()
-    out = {name: {"search_p50_ms": pct(times, 50), "non_encoding_ms": pct(times, 50) - pct(raw, 50)}
+    out = {name: {"search_p50_ms": pct(times, 50), "non_encoding_ms": pct(times, 50) - pct(raw, 50),
+                  **{f"server_{k}_ms": float(np.median([p[k] for p in parts[name]]))
+                     for k in ("encode", "dense", "sparse", "fuse", "total")}}
            for name, times in served.items()}
     names = list(served)
     out["paired"] = {"raw_p50_ms": pct(raw, 50),
@@ -107,11 +112,14 @@ def load_while_writing(base: str, queries: list[str], new_texts: list[tuple[str,
     errors: list[str] = []
     stop = time.monotonic() + seconds
     lock = threading.Lock()
+    writing = threading.Event()
+    writing.set()
 
     def searcher(offset: int) -> None:
+        # at least `seconds` of searches, and for as long as the writes go on
         with httpx.Client(base_url=base, timeout=120) as client:
             i = offset
-            while time.monotonic() < stop:
+            while time.monotonic() < stop or writing.is_set():
                 start = time.perf_counter()
                 try:
                     r = client.post("/search", json={"query": queries[i % len(queries)], "k": 10})
@@ -134,8 +142,7 @@ def load_while_writing(base: str, queries: list[str], new_texts: list[tuple[str,
                 if r.status_code != 200:
                     errors.append(f"write {r.status_code}")
                 written["documents"] += len(batch)
-                if time.monotonic() > stop:
-                    break
+        writing.clear()
 
     threads = [threading.Thread(target=searcher, args=(k,)) for k in range(8)] + [threading.Thread(target=writer)]
     for t in threads:
@@ -143,7 +150,8 @@ def load_while_writing(base: str, queries: list[str], new_texts: list[tuple[str,
     for t in threads:
         t.join()
     stats = httpx.get(f"{base}/stats", timeout=60).json()["collection"]
-    return {"searches": len(latencies), "errors": len(errors), "p50_ms": pct(latencies, 50),
+    return {"seconds": round(time.monotonic() - stop + seconds, 1), "searches": len(latencies), "errors": len(errors),
+            "p50_ms": pct(latencies, 50),
             "p99_ms": pct(latencies, 99), "max_ms": max(latencies) * 1000, "written": written["documents"],
             "compactions": stats["compactions"], "first_error": errors[0] if errors else ""}
 
@@ -153,7 +161,9 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
     parser.add_argument("--work", type=Path, default=Path("runs/bench-writes"))
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--steps", default="1,2,3,4", help="which measurements (2 runs on the 10k base without 1)")
     args = parser.parse_args()
+    steps = set(args.steps.split(","))
     rng = np.random.default_rng(0)
     pool = sentences(args.shared)
     rng.shuffle(pool)  # type: ignore[arg-type]
@@ -171,15 +181,20 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     server = start_server(index, port, {"CLIR_WRITABLE": "true", "CLIR_VERIFY_CHECKSUMS": "false"})
     try:
-        bulk = bulk_throughput(url, raw_encoder, bulk_texts)
-        print(f"1. bulk POST /documents: {bulk['post_docs_per_s']:.1f} docs/s vs raw passage encoding "
-              f"{bulk['raw_docs_per_s']:.1f} docs/s: ratio {bulk['ratio']:.3f}", flush=True)
-        compact = httpx.post(f"{url}/admin/compact", timeout=600).json()  # back to a 10k base + bulk, compacted
+        bulk_ids: list[str] = []
+        compact: dict[str, float] = {}
+        if "1" in steps:
+            bulk = bulk_throughput(url, raw_encoder, bulk_texts)
+            print(f"1. bulk POST /documents: {bulk['post_docs_per_s']:.1f} docs/s vs raw passage encoding "
+                  f"{bulk['raw_docs_per_s']:.1f} docs/s: ratio {bulk['ratio']:.3f}", flush=True)
+            compact = httpx.post(f"{url}/admin/compact", timeout=600).json()  # a 12k base, compacted
+            bulk_ids = [f"bulk-{j}" for j in range(len(bulk_texts))]
         client = httpx.Client(base_url=url, timeout=600)
-        for i in range(0, 1200, 64):  # 10% of the 12,000 documents pending
-            batch = [{"id": f"p{j}", "text": new_texts[j][1]} for j in range(i, min(i + 64, 1200))]
+        n = (10_000 + len(bulk_ids)) // 10
+        for i in range(0, n, 64):  # 10% of the documents pending
+            batch = [{"id": f"p{j}", "text": new_texts[j][1]} for j in range(i, min(i + 64, n))]
             client.post("/documents", json={"documents": batch}).raise_for_status()
-        for doc_id in [*(f"b{i}" for i in range(0, 10_000, 10)), *(f"bulk-{j}" for j in range(0, 2000, 10))]:
+        for doc_id in [*(f"b{i}" for i in range(0, 10_000, 10)), *bulk_ids[::10]]:
             client.delete(f"/documents/{doc_id}").raise_for_status()  # and 10% deleted
         stats = client.get("/stats").json()["collection"]
     finally:
@@ -208,16 +223,23 @@ def main() -> None:
           f"{compacted['search_p50_ms']:.2f} ms; raw encode {paired['raw_p50_ms']:.2f} ms, compacted non-encoding "
           f"{compacted['non_encoding_ms']:.2f} ms; pending - compacted, paired median "
           f"{paired['median_diff_ms']:+.2f} ms = {share * 100:+.1f}% of it", flush=True)
+    for name in ("pending", "compacted"):
+        print("   server-side medians, " + name + ": " + ", ".join(
+            f"{k[7:-3]} {v:.2f} ms" for k, v in both[name].items() if k.startswith("server_")), flush=True)
     server = start_server(index, port, {"CLIR_WRITABLE": "true", "CLIR_VERIFY_CHECKSUMS": "false"})
     try:
-        load = load_while_writing(url, queries, new_texts[1200:6200])
-        print(f"3. 60 s at concurrency 8 while {load['written']} documents were upserted "
-              f"({load['compactions']} compactions in all, one before this step: {compact.get('seconds')} s):"
-              f" {load['searches']} searches, {load['errors']} errors {load['first_error']}; "
-              f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, max {load['max_ms']:.1f} ms", flush=True)
+        load = load_while_writing(url, queries, new_texts[1200:6200]) if "3" in steps else None
+        if load is not None:
+            print(f"3. {load['seconds']} s of searches at concurrency 8 while {load['written']} documents were "
+                  "upserted "
+                  f"({load['compactions']} compactions in all, one before this step: {compact.get('seconds')} s):"
+                  f" {load['searches']} searches, {load['errors']} errors {load['first_error']}; "
+                  f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, max {load['max_ms']:.1f} ms", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=60)
+    if "4" not in steps:
+        return
     half = args.work / "half"
     shutil.rmtree(half, ignore_errors=True)
     shutil.copytree(base_dir, half)

@@ -141,8 +141,10 @@ class LiveView:
         n = self.n_delta
         allowed = self._delta_mask(flt)
         kk = min(k, int(allowed.sum()))
-        # every delta vector scored in one product over the contiguous rows; dead or filtered ones lose
-        delta_scores = np.where(allowed, vectors @ self.vectors[:n].T, -np.inf).astype(np.float32)
+        # every delta vector scored in one pass over the contiguous rows (dead or filtered ones lose), with
+        # einsum's single-threaded loop: a BLAS call here woke its own thread pool beside FAISS's and
+        # the encoder's, and cost more than it saved (docs/benchmarks.md)
+        delta_scores = np.where(allowed, np.einsum("qd,nd->qn", vectors, self.vectors[:n]), -np.inf).astype(np.float32)
         out = []
         for i in range(len(vectors)):
             base = Ranked.from_search(rows[i], scores[i])
