@@ -57,7 +57,9 @@ def test_bad_corpus_exits_2_and_writes_nothing(tmp_path: Path):
     out = tmp_path / "idx"
     assert_one_line_error(run("index", "--corpus", str(corpus), "--out", str(out), "--quiet"), "duplicate")
     assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl"]
+    # only the (empty, released) single-writer lock file is left beside the corpus
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".idx.lock", "c.jsonl"]
+    assert (tmp_path / ".idx.lock").read_text() == ""
 
 
 def test_clirudit_schema_indexed_and_searched(tmp_path: Path):
