@@ -10,6 +10,7 @@ body, and `request_body` / `add_body_schemas` put the same schemas into /openapi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -39,7 +40,15 @@ def parse_body(model: type[M], raw: bytes) -> M:
 def json_response(payload: Any) -> Response:
     """`payload` as an application/json response: the same compact JSON as Starlette's JSONResponse,
     rendered by orjson (several times faster)."""
-    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+    try:
+        body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    except orjson.JSONEncodeError:  # e.g. a stored integer beyond 64 bits, which JSON itself allows
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_plain).encode()
+    return Response(body, media_type="application/json")
+
+
+def _plain(value: Any) -> Any:
+    return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
 def request_body(model: type[BaseModel]) -> dict[str, Any]:

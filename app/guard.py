@@ -13,7 +13,8 @@ from typing import Any
 from app.errors import error_body
 from app.metrics import Metrics
 
-OPEN_PATHS = {"/health"}
+# liveness and readiness carry no data: probes (a compose healthcheck) need no key
+OPEN_PATHS = {"/health", "/ready"}
 WRITE_METHODS = {"PUT", "POST", "DELETE", "PATCH"}
 # TestClient reports "testclient" as its address: in-process, like loopback
 LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}

@@ -63,9 +63,9 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", summary="Readiness: the index is loaded")
-async def ready(service: Service) -> dict[str, Any]:
-    return {"status": "ready", "documents": len(service.retriever)}
+@router.get("/ready", summary="Readiness: the index is loaded (open without a key, so it says nothing more)")
+async def ready(service: Service) -> dict[str, str]:
+    return {"status": "ready"}
 
 
 @router.get("/stats", summary="Index summary, uptime and request counts")

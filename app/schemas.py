@@ -6,15 +6,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from clir.records import MetadataValue
-from clir.search.fusion import DEFAULT_RRF_K, FusionMethod, FusionParams, Normalization
+from clir.records import MAX_FILTER_KEYS, MetadataValue, unpaired_surrogate
+from clir.search.fusion import DEFAULT_RRF_K, MAX_WEIGHT, FusionMethod, FusionParams, Normalization
 from clir.search.options import DEFAULT_K, MAX_DEPTH, Mode
 
 
 class Weights(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    dense: float = Field(FusionParams.dense_weight, ge=0)
-    sparse: float = Field(FusionParams.sparse_weight, ge=0)
+    # bounded and finite: a huge or infinite weight turns every fused score into inf or NaN
+    dense: float = Field(FusionParams.dense_weight, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
+    sparse: float = Field(FusionParams.sparse_weight, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
 
 
 class FusionOptions(BaseModel):
@@ -28,8 +29,8 @@ class FusionOptions(BaseModel):
 
 class FilterOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lang: list[str] | None = None
-    metadata: dict[str, MetadataValue] | None = None
+    lang: list[str] | None = Field(None, max_length=64)
+    metadata: dict[str, MetadataValue] | None = Field(None, max_length=MAX_FILTER_KEYS)
 
 
 class SearchOptions(BaseModel):
@@ -42,10 +43,16 @@ class SearchOptions(BaseModel):
     include_text: bool = False
 
 
+def _encodable(value: str) -> str:
+    if unpaired_surrogate(value):
+        raise ValueError("holds an unpaired UTF-16 surrogate, which is not text")
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty or whitespace")
-    return value
+    return _encodable(value)
 
 
 class SearchRequest(SearchOptions):
@@ -130,6 +137,7 @@ class DocumentIn(BaseModel):
                           "where it can)")
 
     _check_text = field_validator("text")(_not_blank)
+    _check_title = field_validator("title")(_encodable)
 
 
 class IdentifiedDocumentIn(DocumentIn):

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from app.batching import MicroBatcher
@@ -138,7 +139,8 @@ class SearchService:
 
     def stats(self) -> dict[str, Any]:
         collection = self.writer.stats() if self.writer else self.collection.stats()
-        summary = self.retriever.manifest.summary(self.retriever.store.location)
+        # the index's name, not its absolute path: /stats is no place to map the server's file system
+        summary = self.retriever.manifest.summary(Path(self.retriever.store.location).name)
         return summary | {"documents": collection["documents"], "languages": collection["languages"],
                           "collection": collection,
             "uptime_s": round(time.time() - self.started, 1),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if args.server:
         from eval.client import RemoteSearcher
 
+        if args.api_key:
+            print("clir: warning: --api-key shows the key in process lists and shell history; prefer "
+                  "CLIR_API_KEY in the environment", file=sys.stderr)
         searcher: Any = RemoteSearcher(args.server, args.api_key or os.environ.get("CLIR_API_KEY"))
         summary = searcher.summary()
     else:

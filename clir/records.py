@@ -7,6 +7,7 @@ corpus's own document ids.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,18 @@ class Document:
     title: str = ""
     lang: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def unpaired_surrogate(text: str) -> bool:
+    """True for text no encoder can take: a lone UTF-16 surrogate (JSON's "\\ud800" decodes to one)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def passage_text(doc: Document) -> str:
@@ -109,6 +122,10 @@ class Ranked:
 _SORT_ALL = 1024
 
 
+# The most metadata keys one filter may hold (each is one lookup per document).
+MAX_FILTER_KEYS = 64
+
+
 @dataclass(frozen=True)
 class Filter:
     """Restrict a search to documents in some languages and/or with given metadata values."""
@@ -119,9 +136,15 @@ class Filter:
     @classmethod
     def make(cls, langs: list[str] | None = None, metadata: dict[str, Any] | None = None) -> Filter | None:
         """None when nothing is filtered; ConfigError for values that cannot be compared."""
+        if len(metadata or {}) > MAX_FILTER_KEYS:
+            raise ConfigError(f"filter.metadata: at most {MAX_FILTER_KEYS} keys")
         for key, value in (metadata or {}).items():
             if not isinstance(value, str | int | float | bool):
                 raise ConfigError(f"filter.metadata.{key}: only string, number or boolean values can be matched")
+            if isinstance(value, int) and not INT64[0] <= value <= INT64[1]:
+                raise ConfigError(f"filter.metadata.{key}: integers are matched within the 64-bit range")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"filter.metadata.{key}: numbers must be finite")
         if not langs and not metadata:
             return None
         return cls(tuple(sorted({lang.lower() for lang in langs or ()})), tuple(sorted((metadata or {}).items())))

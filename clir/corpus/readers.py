@@ -19,7 +19,7 @@ from clir.corpus.beir import write_beir
 from clir.corpus.formats import FORMATS
 from clir.corpus.rows import Loc, Rows, count_lines, csv_rows, file_rows, parquet_rows
 from clir.errors import ConfigError, CorpusError
-from clir.records import Document, Qrels, Query
+from clir.records import Document, Qrels, Query, unpaired_surrogate
 
 __all__ = [
     "FORMATS",
@@ -87,6 +87,8 @@ def _take_id(record: dict[str, Any], keys: tuple[str, ...], what: str, where: st
     value = str(value)
     if not value.strip():
         raise CorpusError(f"{where}: empty {what} id")
+    if unpaired_surrogate(value):
+        raise CorpusError(f"{where}: {what} id holds an unpaired UTF-16 surrogate, which is not text")
     return value
 
 
@@ -96,6 +98,8 @@ def _take_str(record: dict[str, Any], keys: tuple[str, ...], field: str, where: 
         return ""
     if not isinstance(value, str):
         raise CorpusError(f"{where}: field {field!r} must be a string, got {type(value).__name__}")
+    if unpaired_surrogate(value):
+        raise CorpusError(f"{where}: field {field!r} holds an unpaired UTF-16 surrogate, which is not text")
     return value
 
 

@@ -66,6 +66,8 @@ def jsonl_rows(path: Path) -> Rows:
                 continue
             try:
                 record = json.loads(line)
+            except RecursionError:
+                raise CorpusError(f"{path}:{n}: JSON nested too deeply") from None
             except json.JSONDecodeError as exc:
                 raise CorpusError(f"{path}:{n}: bad JSON: {exc.msg} (column {exc.colno})") from None
             if not isinstance(record, dict):

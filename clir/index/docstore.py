@@ -12,9 +12,11 @@ import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
+from clir.errors import IndexFormatError
 from clir.records import Document, StoredDocument
 
 _SCHEMA = """
@@ -29,13 +31,10 @@ CREATE TABLE docs (
 """
 
 
-def metadata_sql(metadata: dict[str, Any]) -> tuple[str, list[Any]]:
-    """A WHERE clause matching every key=value pair (SQLite's JSON1 functions)."""
-    clauses, params = [], []
-    for key, value in metadata.items():
-        clauses.append("json_extract(metadata, ?) = ?")
-        params += ["$." + json.dumps(key), int(value) if isinstance(value, bool) else value]
-    return " AND ".join(clauses), params
+# Rows whose metadata holds `key` with `value`: json_each compares keys as stored, whatever characters they
+# hold (a "$.key" path needs quoting that SQLite does not unescape), and JSON true as 1 like Python's True.
+_KEY_MATCH = ("SELECT row FROM docs WHERE EXISTS (SELECT 1 FROM json_each(docs.metadata) AS j "
+              "WHERE j.key = ? AND j.type NOT IN ('object', 'array') AND j.value = ?)")
 
 
 class DocStoreWriter:
@@ -73,10 +72,13 @@ class DocStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        try:
+            # quoted: a path may hold "?" or "#", which would end the file name in a URI
+            self._db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, check_same_thread=False)
+            pairs = self._db.execute("SELECT id, COALESCE(lang, ''), title FROM docs ORDER BY row").fetchall()
+        except sqlite3.Error as exc:
+            raise IndexFormatError(f"{path}: not a readable document store ({exc})") from None
         self._lock = threading.Lock()
-        cur = self._db.execute("SELECT id, COALESCE(lang, ''), title FROM docs ORDER BY row")
-        pairs = cur.fetchall()
         self.ids: list[str] = [p[0] for p in pairs]
         # Titles are short and every hit shows one: serving them from memory keeps SQLite off the
         # default search path (texts and metadata are read only when a request asks for them).
@@ -104,11 +106,14 @@ class DocStore:
         return {r[0]: StoredDocument(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in found}
 
     def metadata_mask(self, metadata: dict[str, Any]) -> np.ndarray:
-        """Rows whose metadata holds every given key=value pair."""
-        where, params = metadata_sql(metadata)
-        rows = [r[0] for r in self._query(f"SELECT row FROM docs WHERE {where}", params)]
-        mask = np.zeros(len(self.ids), dtype=bool)
-        mask[rows] = True
+        """Rows whose metadata holds every given key=value pair (one query per key, so no number of keys
+        makes one SQL statement too large)."""
+        mask = np.ones(len(self.ids), dtype=bool)
+        for key, value in metadata.items():
+            keep = np.zeros(len(self.ids), dtype=bool)
+            param = int(value) if isinstance(value, bool) else value
+            keep[[r[0] for r in self._query(_KEY_MATCH, [key, param])]] = True
+            mask &= keep
         return mask
 
     def get_by_id(self, doc_id: str) -> StoredDocument | None:

@@ -165,9 +165,15 @@ def read_manifest(root: Path) -> Manifest:
 
 
 def verify_files(root: Path, manifest: Manifest, full: bool = True) -> None:
-    """Check every recorded file exists with its size (and, when full, its sha256)."""
+    """Check every recorded file exists with its size (and, when full, its sha256), inside the index."""
+    inside = root.resolve()
     for rel, meta in manifest.files.items():
         path = root / rel
+        if not isinstance(meta, dict) or not isinstance(meta.get("bytes"), int) or not isinstance(
+                meta.get("sha256"), str):
+            raise IndexFormatError(f"{root}: manifest entry for {rel!r} lacks its size or sha256")
+        if Path(rel).is_absolute() or not path.resolve().is_relative_to(inside):
+            raise IndexFormatError(f"{root}: manifest lists a file outside the index directory ({rel!r})")
         if not path.is_file():
             raise IndexFormatError(f"{root}: index file {rel} is missing")
         if path.stat().st_size != meta["bytes"]:

@@ -26,6 +26,8 @@ Normalization = Literal["minmax", "zscore", "none"]
 FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
 NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 DEFAULT_RRF_K = 60
+# The largest weight a fusion may give a list (finite scores stay finite).
+MAX_WEIGHT = 1e6
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,9 @@ class FusionParams:
                               f"{', '.join(NORMALIZATIONS)}")
         if self.rrf_k < 0:
             raise ConfigError("rrf_k must be >= 0")
-        if min(self.dense_weight, self.sparse_weight, self.same_lang_weight, self.cross_lang_weight) < 0:
-            raise ConfigError("fusion weights must be >= 0")
+        weights = (self.dense_weight, self.sparse_weight, self.same_lang_weight, self.cross_lang_weight)
+        if not all(math.isfinite(w) and 0 <= w <= MAX_WEIGHT for w in weights):
+            raise ConfigError(f"fusion weights must be finite, within [0, {MAX_WEIGHT:g}]")
         if self.confidence_hi <= self.confidence_lo:
             raise ConfigError("confidence_hi must exceed confidence_lo")
 

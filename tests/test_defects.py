@@ -1,0 +1,204 @@
+"""Defects found by fuzzing and probing (issue 14), each kept fixed by a test named for it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+from clir.errors import IndexFormatError
+from clir.index.local import LocalIndex
+from tests.helpers import assert_error, assert_one_line_error, free_port
+
+
+@pytest.fixture
+def index(mini_index: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "idx"
+    shutil.copytree(mini_index, out)
+    return out
+
+
+@pytest.fixture
+def writable(index: Path) -> TestClient:
+    with TestClient(create_app(Settings(index=index, writable=True))) as c:
+        yield c
+
+
+def _search(client: TestClient, body: dict) -> dict:
+    r = client.post("/search", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize("path", ["/search", "/search/batch"])
+def test_d1_a_metadata_filter_beyond_64_bits_is_a_422(writable: TestClient, path: str):
+    body = {"k": 3, "filter": {"metadata": {"year": 2**70}}}
+    body |= {"query": "cat"} if path == "/search" else {"queries": ["cat"]}
+    assert "64-bit" in assert_error(writable.post(path, content=json.dumps(body),
+                                                  headers={"content-type": "application/json"}), 422,
+                                    "invalid_request", "filter")
+
+
+def test_d2_many_metadata_keys_are_bounded_and_never_reach_sqlite_limits(writable: TestClient):
+    many = {f"k{i}": i for i in range(999)}
+    assert_error(writable.post("/search", json={"query": "cat", "filter": {"metadata": many}}), 422,
+                 "invalid_request", "metadata")
+    allowed = {f"k{i}": i for i in range(64)}
+    assert _search(writable, {"query": "cat", "filter": {"metadata": allowed}})["hits"] == []
+
+
+@pytest.mark.parametrize("weights", ['{"dense": 1e308, "sparse": 1e308}', '{"dense": Infinity, "sparse": 1}',
+                                     '{"dense": NaN, "sparse": 1}'])
+def test_d3_fusion_weights_are_finite_and_bounded(writable: TestClient, weights: str):
+    raw = '{"query": "cat", "fusion": {"method": "linear", "weights": ' + weights + "}}"
+    assert_error(writable.post("/search", content=raw, headers={"content-type": "application/json"}), 422,
+                 "invalid_request", "weights")
+    hits = _search(writable, {"query": "cat", "fusion": {"method": "linear",
+                                                         "weights": {"dense": 1e6, "sparse": 1e6}}})["hits"]
+    assert hits and all(isinstance(h["score"], float) for h in hits)
+
+
+@pytest.mark.parametrize("key", ["catégorie", 'with "quotes"', "dotted.key", "$[0]"])
+def test_d5_metadata_filters_match_any_key(writable: TestClient, key: str):
+    r = writable.put("/documents/zz-key", json={"text": "Otters hold paws while they sleep.", "lang": "en",
+                                                 "metadata": {key: "yes", "n": 1}})
+    assert r.status_code == 200
+    body = {"query": "otters", "k": 5, "filter": {"metadata": {key: "yes"}}}
+    assert [h["id"] for h in _search(writable, body)["hits"]] == ["zz-key"]
+    writable.post("/admin/compact")  # the same from the document store's SQLite
+    assert [h["id"] for h in _search(writable, body)["hits"]] == ["zz-key"]
+
+
+def test_d6_a_stored_integer_beyond_64_bits_is_served(writable: TestClient):
+    raw = '{"text": "A very large number of otters.", "lang": "en", "metadata": {"n": ' + str(2**70) + "}}"
+    r = writable.put("/documents/zz-big", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 200
+    hits = _search(writable, {"query": "large number of otters", "k": 1, "include_text": True})["hits"]
+    assert hits[0]["id"] == "zz-big" and hits[0]["metadata"] == {"n": 2**70}
+    assert writable.get("/documents/zz-big").json()["metadata"]["n"] == 2**70
+
+
+def test_d7_installing_over_an_index_exchanges_it_in_one_step(index: Path, tmp_path: Path, monkeypatch):
+    """The target holds a complete index at every moment: the two directories are swapped in one call."""
+    import clir.files as files
+    from clir.records import Document
+    from indexer.build import BuildConfig, build_index
+
+    calls = []
+    real = files.exchange_dirs
+
+    def spy(a: Path, b: Path) -> bool:
+        assert (b / "manifest.json").is_file() and (a / "manifest.json").is_file()
+        calls.append((a, b))
+        done = real(a, b)
+        assert done and (b / "manifest.json").is_file()  # never a moment without an index at the target
+        return done
+
+    monkeypatch.setattr(files, "exchange_dirs", spy)
+    build_index(iter([Document("only", "one document", lang="en")]), index, BuildConfig(show_progress=False))
+    assert len(calls) == 1 and LocalIndex.open(index).manifest.documents == 1
+    assert not list(index.parent.glob(".idx.building-*"))
+
+
+@pytest.mark.parametrize(("line", "fragment"), [
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    (json.dumps({"id": "a", "text": "bad \ud800 text"}), "surrogate"),
+    (json.dumps({"id": "bad \ud800 id", "text": "fine"}), "surrogate"),
+])
+def test_d9_hostile_corpus_lines_are_one_line_errors(tmp_path: Path, line: str, fragment: str):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(line + "\n", encoding="utf-8", errors="surrogatepass")
+    done = subprocess.run([sys.executable, "-m", "cli.main", "index", "--corpus", str(corpus), "--out",
+                           str(tmp_path / "idx"), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert_one_line_error(done, fragment)
+
+
+def test_d9_unpaired_surrogates_over_http_are_422(writable: TestClient):
+    for path, raw in (("/search", '{"query": "bad \\ud800 query"}'),
+                      ("/documents/x", '{"text": "bad \\ud800 text"}')):
+        method = writable.post if path == "/search" else writable.put
+        assert_error(method(path, content=raw, headers={"content-type": "application/json"}), 422,
+                     "invalid_request")
+
+
+@pytest.mark.parametrize(("damage", "fragment"), [
+    ({"files": None}, "malformed manifest"), ({"encoder": {}}, "malformed manifest"),
+    ({"counts": {"documents": "many"}}, "malformed manifest"),
+    ({"files": {"../../etc/hostname": {"sha256": "x", "bytes": 1}}}, "outside the index directory"),
+    ({"files": {"/etc/hostname": {"sha256": "x", "bytes": 1}}}, "outside the index directory"),
+])
+def test_d10_damaged_manifests_are_refused_in_one_line(index: Path, damage: dict, fragment: str):
+    manifest = json.loads((index / "manifest.json").read_text())
+    (index / "manifest.json").write_text(json.dumps(manifest | damage))
+    with pytest.raises(IndexFormatError, match=fragment):
+        LocalIndex.open(index, verify=False)
+    done = subprocess.run([sys.executable, "-m", "cli.main", "search", "--index", str(index), "q"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_d10_a_garbage_document_store_is_refused_without_checksums(index: Path):
+    size = (index / "docs.sqlite").stat().st_size  # the same size: only a sha256 check would notice
+    (index / "docs.sqlite").write_bytes((b"this is not a database" * (size // 22 + 1))[:size])
+    with pytest.raises(IndexFormatError, match="document store"):
+        LocalIndex.open(index, verify=False)
+
+
+@pytest.mark.parametrize("name", ["with#hash", "with?query"])
+def test_d10_index_paths_with_uri_characters(mini_index: Path, tmp_path: Path, name: str):
+    out = tmp_path / name
+    shutil.copytree(mini_index, out)
+    before = sorted(p.name for p in out.iterdir())
+    store = LocalIndex.open(out)
+    assert store.document("fr-cat") is not None
+    assert sorted(p.name for p in out.iterdir()) == before and not list(tmp_path.glob("with*[!?#]*"))[1:]
+
+
+def test_d12_the_compose_healthcheck_passes_against_a_keyed_server(index: Path):
+    import os
+    import signal
+    import time
+
+    import httpx
+    import yaml
+
+    compose = yaml.safe_load((Path(__file__).parents[1] / "docker-compose.yml").read_text())
+    command = compose["services"]["api"]["healthcheck"]["test"]
+    assert command[0] == "CMD"
+    port = free_port()
+    env = {**os.environ, "CLIR_API_KEY": "s3cret", "CLIR_VERIFY_CHECKSUMS": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--index", str(index), "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        probe = [sys.executable if part == "python" else part.replace("8000", str(port)) for part in command[1:]]
+        assert subprocess.run(probe, timeout=30).returncode == 0
+        assert httpx.get(f"http://127.0.0.1:{port}/stats", timeout=5).status_code == 401
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_stats_names_the_index_without_its_path(index: Path):
+    with TestClient(create_app(Settings(index=index))) as c:
+        assert c.get("/stats").json()["index"] == "idx"
+
+
+def test_eval_warns_about_a_key_on_the_command_line(tmp_path: Path):
+    done = subprocess.run([sys.executable, "-m", "cli.main", "eval", "--server", "http://127.0.0.1:9",
+                           "--api-key", "k", "--dataset", str(tmp_path), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=60)
+    assert "prefer CLIR_API_KEY" in done.stderr
