@@ -21,7 +21,13 @@ from starlette.exceptions import HTTPException
 log = logging.getLogger("clir.app")
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         413: "payload_too_large", 422: "invalid_request", 500: "internal_error", 503: "unavailable"}
+         408: "request_timeout", 413: "payload_too_large", 422: "invalid_request", 500: "internal_error",
+         503: "unavailable"}
+RETRY_AFTER_S = 1
+
+
+class Overloaded(Exception):
+    """More requests are admitted than the service takes at once: 503 with Retry-After."""
 
 
 class QueryError(ValueError):
@@ -52,6 +58,12 @@ def validation_error_response(exc: RequestValidationError) -> Response:
     return error_response(422, " ".join(message.split()), _field(errors[0]["loc"]) if errors else None)
 
 
+def overloaded_response(exc: Overloaded) -> Response:
+    response = error_response(503, str(exc))
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def query_error_response(exc: QueryError) -> Response:
     return error_response(422, f"{exc.field}: {exc}", exc.field)
 
@@ -64,6 +76,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> Response:
         return validation_error_response(exc)
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(_: Request, exc: Overloaded) -> Response:
+        return overloaded_response(exc)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> Response:

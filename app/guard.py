@@ -6,6 +6,7 @@ extra task and stream and costs a millisecond or more per request.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from typing import Any
@@ -25,6 +26,10 @@ class BodyTooLarge(Exception):
     pass
 
 
+class BodyTimeout(Exception):
+    pass
+
+
 def is_write(scope: Scope) -> bool:
     """Document writes and admin calls: the requests the admin key (or loopback) guards."""
     path, method = scope["path"], scope["method"]
@@ -37,7 +42,8 @@ class GuardMiddleware:
     addresses only, unless CLIR_ALLOW_REMOTE_WRITES."""
 
     def __init__(self, app: Any, *, api_key: str | None, admin_key: str | None, allow_remote_writes: bool,
-                 max_body_bytes: int, metrics: Metrics) -> None:
+                 max_body_bytes: int, body_timeout_s: float, metrics: Metrics) -> None:
+        self.body_timeout = body_timeout_s
         self.app = app
         self.api_key = api_key.encode() if api_key else None
         self.admin_key = admin_key.encode() if admin_key else None
@@ -65,6 +71,8 @@ class GuardMiddleware:
                 await self.app(scope, self._limited(receive), send_status)
         except BodyTooLarge:
             await self._reply(send_status, 413, f"request body over {self.max_body} bytes")
+        except BodyTimeout:  # a client holding a connection with half a body
+            await self._reply(send_status, 408, f"request body not received within {self.body_timeout:g} s")
         finally:
             # The route template (/documents/{doc_id}) keeps the label set small; unknown paths share one.
             route = getattr(scope.get("route"), "path", "unmatched")
@@ -90,16 +98,26 @@ class GuardMiddleware:
         return None
 
     def _limited(self, receive: Any) -> Any:
-        """Count streamed (chunked) bodies too: a missing Content-Length must not bypass the limit."""
+        """Count streamed (chunked) bodies too: a missing Content-Length must not bypass the limit. The
+        whole body must arrive within body_timeout_s; after it, receive waits as long as the app likes
+        (for a disconnect)."""
         seen = 0
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
+        complete = False
 
         async def wrapped() -> dict:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except asyncio.TimeoutError:
+                raise BodyTimeout from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body:
                     raise BodyTooLarge
+                complete = not message.get("more_body", False)
             return message
 
         return wrapped

@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from app.bodies import json_response, parse_body, request_body
-from app.errors import QueryError, query_error_response, validation_error_response
+from app.errors import Overloaded, QueryError, overloaded_response, query_error_response, validation_error_response
 from app.schemas import ErrorOut, SearchRequest, SearchResponse
 from app.service import SearchService
 
@@ -36,6 +36,8 @@ async def search_response(service: SearchService, raw_body: bytes) -> Response:
         return validation_error_response(exc)
     except QueryError as exc:
         return query_error_response(exc)
+    except Overloaded as exc:
+        return overloaded_response(exc)
 
 
 def openapi_route() -> APIRoute:
@@ -45,7 +47,8 @@ def openapi_route() -> APIRoute:
         raise NotImplementedError
 
     return APIRoute(PATH, search, methods=["POST"], response_model=SearchResponse, summary="Search with one query",
-                    openapi_extra=request_body(SearchRequest), responses={422: {"model": ErrorOut}})
+                    openapi_extra=request_body(SearchRequest),
+                    responses={code: {"model": ErrorOut} for code in (401, 408, 413, 422, 503)})
 
 
 class HotSearch:

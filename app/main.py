@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | Non
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     app.add_middleware(GuardMiddleware, api_key=api_key, admin_key=admin_key,
                        allow_remote_writes=settings.allow_remote_writes, max_body_bytes=settings.max_body_bytes,
-                       metrics=metrics)
+                       body_timeout_s=settings.body_timeout_s, metrics=metrics)
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(write_router)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.batching import MicroBatcher
-from app.errors import QueryError
+from app.errors import Overloaded, QueryError
 from app.schemas import BatchQuery, FusionOptions, SearchOptions
 from app.settings import Settings
 from app.writes import DocumentWriter
@@ -56,6 +56,8 @@ class SearchService:
         self.started = time.time()
         self._inflight = 0
         self._inflight_lock = threading.Lock()
+        self._pending = 0  # admitted to the executor: running or queued (event-loop side)
+        self._pending_lock = threading.Lock()
         # Searches block (encoding, FAISS), so they run in these threads, never on the event loop.
         # A plain executor hand-off costs less per request than anyio's thread pool (its
         # limiter and cancel scopes); as many threads as a micro-batch holds, so one can fill.
@@ -63,8 +65,18 @@ class SearchService:
                                             thread_name_prefix="clir-search")
 
     async def offload(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking call in the service's threads, awaiting its result."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """Run a blocking call in the service's threads, awaiting its result; Overloaded (503) when
+        `max_pending` calls are already running or queued, so a burst is shed instead of queued without
+        bound (every request's latency would grow with the queue)."""
+        with self._pending_lock:
+            if self._pending >= self.settings.max_pending:
+                raise Overloaded(f"the server is busy ({self._pending} requests in progress); retry shortly")
+            self._pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        finally:
+            with self._pending_lock:
+                self._pending -= 1
 
     # -- validation that depends on settings ---------------------------------------------------
 

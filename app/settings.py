@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(None, description="when set, writes and admin calls need it as X-API-Key")
     allow_remote_writes: bool = Field(False, description="without an admin key, accept writes from any address")
     max_write_batch: int = Field(256, ge=1, description="most documents in one POST /documents")
+    max_pending: int = Field(64, ge=1, description="requests admitted to the search and write threads at once "
+                                                   "(running or queued); beyond it: 503 with Retry-After")
+    body_timeout_s: float = Field(15.0, gt=0, description="seconds a client may take to send its request body")
     verify_checksums: bool = Field(True, description="sha256 every index file at start-up")
     threads: int = Field(0, ge=0, description="FAISS/OpenMP threads per worker; 0 = cores / workers")
     max_query_chars: int = Field(2048, ge=1, description="longest accepted query")

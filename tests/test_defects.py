@@ -202,3 +202,61 @@ def test_eval_warns_about_a_key_on_the_command_line(tmp_path: Path):
                            "--api-key", "k", "--dataset", str(tmp_path), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True, timeout=60)
     assert "prefer CLIR_API_KEY" in done.stderr
+
+
+def test_admission_control_sheds_a_burst_with_503_and_retry_after(index: Path, monkeypatch: pytest.MonkeyPatch):
+    import asyncio
+    import time
+
+    import httpx
+
+    app = create_app(Settings(index=index, max_pending=2))
+    service = app.state.service
+    real = service.search
+
+    def slow(query, options):
+        time.sleep(0.5)
+        return real(query, options)
+
+    monkeypatch.setattr(service, "search", slow)
+
+    async def burst() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await asyncio.gather(*(client.post("/search", json={"query": f"cat {i}"}) for i in range(5)))
+
+    answers = asyncio.run(burst())
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses == [200, 200, 503, 503, 503], statuses
+    shed = [r for r in answers if r.status_code == 503]
+    assert all(r.headers["retry-after"] == "1" for r in shed)
+    assert_error(shed[0], 503, "unavailable")
+
+
+def test_a_client_holding_half_a_body_gets_408(index: Path):
+    import asyncio
+    import time
+
+    app = create_app(Settings(index=index, body_timeout_s=0.3))
+    sent: list[dict] = []
+    messages = [{"type": "http.request", "body": b'{"query": "ca', "more_body": True}]
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(30)  # the rest never comes
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/search", "raw_path": b"/search", "root_path": "", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+    start = time.monotonic()
+    asyncio.run(app(scope, receive, send))
+    assert time.monotonic() - start < 5
+    assert sent[0]["status"] == 408
+    body = json.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
+    assert body["error"]["code"] == "request_timeout"
