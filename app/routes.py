@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from app.bodies import json_response, parse_body, request_body
-from app.schemas import BatchRequest, BatchResponse, DocumentOut, ErrorOut, SearchRequest, SearchResponse
+from app.schemas import LANG_PATTERN, BatchRequest, BatchResponse, DocumentOut, ErrorOut, SearchRequest, SearchResponse
 from app.service import SearchService
 from clir.search.options import DEFAULT_K, Mode
 
@@ -36,7 +36,7 @@ Service = Annotated[SearchService, Depends(get_service)]
 @router.get("/search", response_model=SearchResponse, summary="Search with one query (quick form)")
 async def search_get(service: Service, q: Annotated[str, Query(min_length=1)],
                      k: Annotated[int, Query(ge=1)] = DEFAULT_K, mode: Mode = "hybrid",
-                     lang: Annotated[str | None, Query(min_length=2, max_length=12)] = None,
+                     lang: Annotated[str | None, Query(min_length=2, max_length=12, pattern=LANG_PATTERN)] = None,
                      include_text: bool = False) -> Response:
     body = SearchRequest(query=q, k=k, mode=mode, query_lang=lang, include_text=include_text)
     return json_response(await service.offload(service.search, body.query, body))

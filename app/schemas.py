@@ -10,6 +10,10 @@ from clir.records import MAX_FILTER_KEYS, MetadataValue, unpaired_surrogate
 from clir.search.fusion import DEFAULT_RRF_K, MAX_WEIGHT, FusionMethod, FusionParams, Normalization
 from clir.search.options import DEFAULT_K, MAX_DEPTH, Mode
 
+# What OpenAPI promises of a language code (the service then checks it is a known one): letters, then
+# optional subtags ("pt-BR", "zh_Hant").
+LANG_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
+
 
 class Weights(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -38,7 +42,7 @@ class SearchOptions(BaseModel):
     k: int = Field(DEFAULT_K, ge=1, description="hits to return; at most the server's max_k (CLIR_MAX_K)")
     mode: Mode = "hybrid"
     fusion: FusionOptions = Field(default_factory=FusionOptions)
-    query_lang: str | None = Field(None, min_length=2, max_length=12)
+    query_lang: str | None = Field(None, min_length=2, max_length=12, pattern=LANG_PATTERN)
     filter: FilterOptions | None = None
     include_text: bool = False
 
@@ -56,15 +60,15 @@ def _not_blank(value: str) -> str:
 
 
 class SearchRequest(SearchOptions):
-    query: str
+    query: str = Field(min_length=1)
 
     _check_query = field_validator("query")(_not_blank)
 
 
 class BatchQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str
-    query_lang: str | None = Field(None, min_length=2, max_length=12)
+    query: str = Field(min_length=1)
+    query_lang: str | None = Field(None, min_length=2, max_length=12, pattern=LANG_PATTERN)
 
     _check_query = field_validator("query")(_not_blank)
 
@@ -130,9 +134,10 @@ class DocumentOut(BaseModel):
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str
+    text: str = Field(min_length=1)
     title: str = ""
-    lang: str | None = Field(None, min_length=2, max_length=12, description="ISO 639 code; detected when omitted")
+    lang: str | None = Field(None, min_length=2, max_length=12, pattern=LANG_PATTERN,
+                             description="ISO 639 code; detected when omitted")
     metadata: dict[str, Any] = Field(default_factory=dict)
     generated_queries: dict[str, list[str]] | None = Field(
         None, description="xQG indexes: queries for this document per language (else the index's generator runs "

@@ -288,3 +288,20 @@ def test_passages_are_encoded_within_one_window(tmp_path: Path):
     assert was_cut and encoder._model.token_count(cut, False) <= encoder.max_tokens
     assert encoder.fit(cut, False) == (cut, False)
     np.testing.assert_allclose(encoder.encode_passages([long_text]), encoder.encode_passages([cut]), atol=1e-6)
+
+
+def test_d11_openapi_describes_what_the_api_refuses(index: Path):
+    with TestClient(create_app(Settings(index=index))) as c:
+        spec = c.get("/openapi.json").json()
+        schemas = spec["components"]["schemas"]
+        assert schemas["SearchRequest"]["properties"]["query"]["minLength"] == 1
+        assert schemas["BatchQuery"]["properties"]["query"]["minLength"] == 1
+        lang = schemas["SearchRequest"]["properties"]["query_lang"]["anyOf"][0]
+        assert lang["pattern"].startswith("^[A-Za-z]")
+        for path in ("/search", "/search/batch"):
+            assert {"422", "503"} <= set(spec["paths"][path]["post"]["responses"]), path
+        assert "404" in spec["paths"]["/documents/{doc_id}"]["get"]["responses"]
+        # and the API refuses what the spec refuses, with the one error body
+        assert_error(c.post("/search", json={"query": "cat", "query_lang": "00"}), 422, "invalid_request",
+                     "query_lang")
+        assert_error(c.post("/search", json={"query": ""}), 422, "invalid_request", "query")
