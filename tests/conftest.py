@@ -38,6 +38,24 @@ def mini_index_copy(mini_index: Path, tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def index(mini_index_copy: Path) -> Path:
+    """A private copy of the mini index, for tests that write to it."""
+    return mini_index_copy
+
+
+@pytest.fixture
+def writable(index: Path):
+    """A writable service over `index`, through FastAPI's TestClient."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    with TestClient(create_app(Settings(index=index, writable=True))) as c:
+        yield c
+
+
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled sample corpus (data/sample), indexed by `clir index` as a user would."""

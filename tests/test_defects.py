@@ -19,19 +19,6 @@ from clir.index.local import LocalIndex
 from tests.helpers import assert_error, assert_one_line_error, free_port
 
 
-@pytest.fixture
-def index(mini_index: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "idx"
-    shutil.copytree(mini_index, out)
-    return out
-
-
-@pytest.fixture
-def writable(index: Path) -> TestClient:
-    with TestClient(create_app(Settings(index=index, writable=True))) as c:
-        yield c
-
-
 def _search(client: TestClient, body: dict) -> dict:
     r = client.post("/search", json=body)
     assert r.status_code == 200, r.text
@@ -105,7 +92,7 @@ def test_d7_installing_over_an_index_exchanges_it_in_one_step(index: Path, tmp_p
     monkeypatch.setattr(files, "exchange_dirs", spy)
     build_index(iter([Document("only", "one document", lang="en")]), index, BuildConfig(show_progress=False))
     assert len(calls) == 1 and LocalIndex.open(index).manifest.documents == 1
-    assert not list(index.parent.glob(".idx.building-*"))
+    assert not list(index.parent.glob(".copy.building-*"))
 
 
 @pytest.mark.parametrize(("line", "fragment"), [
@@ -195,7 +182,7 @@ def test_d12_the_compose_healthcheck_passes_against_a_keyed_server(index: Path):
 
 def test_stats_names_the_index_without_its_path(index: Path):
     with TestClient(create_app(Settings(index=index))) as c:
-        assert c.get("/stats").json()["index"] == "idx"
+        assert c.get("/stats").json()["index"] == "copy"
 
 
 def test_eval_warns_about_a_key_on_the_command_line(tmp_path: Path):

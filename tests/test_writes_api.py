@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -21,19 +19,6 @@ from tests.helpers import assert_error, assert_one_line_error, free_port
 
 OTTER = {"text": "The sea otter cracks shellfish open with a stone on its belly.", "lang": "en",
          "metadata": {"kind": "animal"}}
-
-
-@pytest.fixture
-def index(mini_index: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "idx"
-    shutil.copytree(mini_index, out)
-    return out
-
-
-@pytest.fixture
-def writable(index: Path) -> TestClient:
-    with TestClient(create_app(Settings(index=index, writable=True))) as c:
-        yield c
 
 
 def _top(client: TestClient, query: str, mode: str = "hybrid") -> str | None:
