@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 SAMPLE_INDEX ?= data/sample-index
 
-.PHONY: install demo test lint bench clean eval-dev xqg-oracle tune-fusion
+.PHONY: install demo test lint bench clean eval-dev xqg-oracle tune-fusion fuzz
 
 install: $(VENV)/.installed
 
@@ -52,3 +52,8 @@ xqg-oracle: $(VENV)/.installed
 # docs/fusion.md's fusion tuning record (development data only)
 tune-fusion: $(VENV)/.installed
 	$(PY) bench/tune_fusion.py --shared $(SHARED) --work runs/dev --update-doc docs/fusion.md
+
+# schemathesis over every operation, longer than the test suite's seeded run (FUZZ_EXAMPLES per operation)
+FUZZ_EXAMPLES ?= 300
+fuzz: $(VENV)/.installed
+	$(PY) bench/fuzz_api.py --examples $(FUZZ_EXAMPLES)

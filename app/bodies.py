@@ -57,10 +57,11 @@ def request_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def add_body_schemas(app: FastAPI, models: list[type[BaseModel]],
-                     extra_routes: Sequence[BaseRoute] = ()) -> Callable[[], dict[str, Any]]:
-    """An `app.openapi` that also lists `models` (and the models they nest) under components, and
-    documents `extra_routes` (endpoints served outside the router)."""
+def add_body_schemas(app: FastAPI, models: list[type[BaseModel]], extra_routes: Sequence[BaseRoute] = (),
+                     limits: Callable[[dict[str, Any]], None] | None = None) -> Callable[[], dict[str, Any]]:
+    """An `app.openapi` that also lists `models` (and the models they nest) under components, documents
+    `extra_routes` (endpoints served outside the router), and lets `limits` write the server's own limits
+    (its settings) into the spec."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -68,6 +69,8 @@ def add_body_schemas(app: FastAPI, models: list[type[BaseModel]],
                                routes=[*app.routes, *extra_routes])
             _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
             spec.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            if limits is not None:
+                limits(spec)
             app.openapi_schema = spec
         return app.openapi_schema
 

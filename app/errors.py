@@ -17,6 +17,7 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 log = logging.getLogger("clir.app")
 
@@ -68,6 +69,15 @@ def query_error_response(exc: QueryError) -> Response:
     return error_response(422, f"{exc.field}: {exc}", exc.field)
 
 
+def _methods(app: FastAPI, request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return methods - {"HEAD"} | ({"POST"} if request.url.path == "/search" else set())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(QueryError)
     async def query_error(_: Request, exc: QueryError) -> Response:
@@ -82,9 +92,11 @@ def install_error_handlers(app: FastAPI) -> None:
         return overloaded_response(exc)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> Response:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         response = error_response(exc.status_code, str(exc.detail))
         response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # the route that answered knows only its own methods: name every route's
+            response.headers["Allow"] = ", ".join(sorted(_methods(app, request)))
         return response
 
     @app.exception_handler(Exception)

@@ -18,13 +18,21 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from app.bodies import json_response, parse_body, request_body
-from app.errors import Overloaded, QueryError, overloaded_response, query_error_response, validation_error_response
+from app.errors import (
+    Overloaded,
+    QueryError,
+    error_response,
+    overloaded_response,
+    query_error_response,
+    validation_error_response,
+)
 from app.schemas import ErrorOut, SearchRequest, SearchResponse
 from app.service import SearchService
 
 PATH = "/search"
 # what GuardMiddleware labels the request's metrics with (the matched route's path)
 ROUTE = SimpleNamespace(path=PATH)
+ALLOW = "GET, POST"  # GET /search is the router's quick form
 
 
 async def search_response(service: SearchService, raw_body: bytes) -> Response:
@@ -57,10 +65,15 @@ class HotSearch:
         self.service = service
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or _route_path(scope) != PATH:
+        if scope["type"] != "http" or _route_path(scope) != PATH or scope["method"] == "GET":
             await self.app(scope, receive, send)
             return
         scope["route"] = ROUTE
+        if scope["method"] != "POST":  # the router alone knows only GET here: Allow names both
+            response = error_response(405, "Method Not Allowed")
+            response.headers["Allow"] = ALLOW
+            await response(scope, receive, send)
+            return
         body = await _read_body(receive)
         if body is None:
             return  # the client went away before sending its body: nobody to answer

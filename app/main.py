@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Response
 
@@ -26,6 +27,26 @@ from clir.errors import ClirError
 from clir.index.prepare import QueryAugmenter
 
 
+def _limits(spec: dict[str, Any], settings: Settings) -> None:
+    """The settings' limits in the spec, so that what it allows is what this server takes."""
+    schemas = spec["components"]["schemas"]
+    for name in ("SearchRequest", "BatchRequest"):
+        schemas[name]["properties"]["k"]["maximum"] = settings.max_k
+    for name in ("SearchRequest", "BatchQuery"):
+        schemas[name]["properties"]["query"]["maxLength"] = settings.max_query_chars
+    batch = schemas["BatchRequest"]["properties"]["queries"]
+    batch["maxItems"] = settings.max_batch
+    for item in batch["items"]["anyOf"]:
+        if item.get("type") == "string":
+            item["maxLength"] = settings.max_query_chars
+    schemas["DocumentsIn"]["properties"]["documents"]["maxItems"] = settings.max_write_batch
+    for param in spec["paths"]["/search"]["get"]["parameters"]:
+        if param["name"] == "k":
+            param["schema"]["maximum"] = settings.max_k
+        if param["name"] == "q":
+            param["schema"]["maxLength"] = settings.max_query_chars
+
+
 def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | None = None) -> FastAPI:
     """Build the app and load the index now: a bad index stops start-up with one line. `augmenter` runs
     query generation for documents written to an xQG index (`clir serve` passes indexer/xqg's)."""
@@ -40,8 +61,9 @@ def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | Non
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service.start()
         yield
-        service.close()  # the writer lock and the write log, released on shutdown
+        service.close()  # the writer lock, released on shutdown
 
     app = FastAPI(title="clir", version=clir.__version__, lifespan=lifespan,
                   description="Cross-lingual retrieval: multilingual dense + language-aware BM25, fused.")
@@ -67,7 +89,7 @@ def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | Non
               file=sys.stderr)
     app.openapi = add_body_schemas(app, [SearchRequest, BatchRequest, DocumentIn, DocumentsIn,  # type: ignore[method-assign]
                                          ErrorOut],
-                                   extra_routes=[openapi_route()])
+                                   extra_routes=[openapi_route()], limits=lambda spec: _limits(spec, settings))
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from annotated_types import Ge, Le
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 from clir.records import MAX_FILTER_KEYS, MetadataValue, unpaired_surrogate
 from clir.search.fusion import DEFAULT_RRF_K, MAX_WEIGHT, FusionMethod, FusionParams, Normalization
 from clir.search.options import DEFAULT_K, MAX_DEPTH, Mode
+
+
+def _json_number(value: Any) -> Any:
+    """JSON numbers only (no "10" strings, no booleans); an integer may be written 60.0, as JSON Schema allows."""
+    if isinstance(value, str | bool):
+        raise ValueError("must be a number")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_number)]
+JsonFloat = Annotated[float, BeforeValidator(_json_number)]
+
 
 # What OpenAPI promises of a language code (the service then checks it is a known one): letters, then
 # optional subtags ("pt-BR", "zh_Hant").
@@ -18,17 +32,18 @@ LANG_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$"
 class Weights(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # bounded and finite: a huge or infinite weight turns every fused score into inf or NaN
-    dense: float = Field(FusionParams.dense_weight, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
-    sparse: float = Field(FusionParams.sparse_weight, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
+    dense: JsonFloat = Field(FusionParams.dense_weight, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
+    sparse: JsonFloat = Field(FusionParams.sparse_weight, ge=0, le=MAX_WEIGHT, allow_inf_nan=False)
 
 
 class FusionOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     method: FusionMethod = FusionParams.method
-    rrf_k: int = Field(DEFAULT_RRF_K, ge=0, le=10_000)
+    rrf_k: JsonInt = Field(DEFAULT_RRF_K, ge=0, le=10_000)
     weights: Weights = Field(default_factory=Weights)
     normalization: Normalization = FusionParams.normalization
-    depth: int | None = Field(None, ge=1, le=MAX_DEPTH, description="candidates per retriever before fusion")
+    depth: Annotated[int, Ge(1), Le(MAX_DEPTH), BeforeValidator(_json_number)] | None = Field(
+        None, description="candidates per retriever before fusion")
 
 
 class FilterOptions(BaseModel):
@@ -39,12 +54,12 @@ class FilterOptions(BaseModel):
 
 class SearchOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    k: int = Field(DEFAULT_K, ge=1, description="hits to return; at most the server's max_k (CLIR_MAX_K)")
+    k: JsonInt = Field(DEFAULT_K, ge=1, description="hits to return; at most the server's max_k (CLIR_MAX_K)")
     mode: Mode = "hybrid"
     fusion: FusionOptions = Field(default_factory=FusionOptions)
     query_lang: str | None = Field(None, min_length=2, max_length=12, pattern=LANG_PATTERN)
     filter: FilterOptions | None = None
-    include_text: bool = False
+    include_text: StrictBool = False
 
 
 def _encodable(value: str) -> str:
@@ -53,28 +68,35 @@ def _encodable(value: str) -> str:
     return value
 
 
+# "Not blank", said the same way to clients (the JSON Schema pattern) and checked here: a character outside
+# ECMAScript's \s class, which JSON Schema patterns use (Python's \s class differs).
+NOT_BLANK = r"[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+_NOT_BLANK = re.compile(NOT_BLANK)
+Text = Annotated[str, Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})]
+
+
 def _not_blank(value: str) -> str:
-    if not value.strip():
+    if not _NOT_BLANK.search(value):
         raise ValueError("must not be empty or whitespace")
     return _encodable(value)
 
 
 class SearchRequest(SearchOptions):
-    query: str = Field(min_length=1)
+    query: str = Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})
 
     _check_query = field_validator("query")(_not_blank)
 
 
 class BatchQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    query: str = Field(min_length=1)
+    query: str = Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})
     query_lang: str | None = Field(None, min_length=2, max_length=12, pattern=LANG_PATTERN)
 
     _check_query = field_validator("query")(_not_blank)
 
 
 class BatchRequest(SearchOptions):
-    queries: list[str | BatchQuery] = Field(min_length=1)
+    queries: list[Text | BatchQuery] = Field(min_length=1)
 
     @field_validator("queries")
     @classmethod
@@ -134,7 +156,7 @@ class DocumentOut(BaseModel):
 
 class DocumentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, json_schema_extra={"pattern": NOT_BLANK})
     title: str = ""
     lang: str | None = Field(None, min_length=2, max_length=12, pattern=LANG_PATTERN,
                              description="ISO 639 code; detected when omitted")
@@ -148,7 +170,7 @@ class DocumentIn(BaseModel):
 
 
 class IdentifiedDocumentIn(DocumentIn):
-    id: str = Field(min_length=1, max_length=512)
+    id: str = Field(min_length=1, max_length=512, json_schema_extra={"pattern": NOT_BLANK})
 
     _check_id = field_validator("id")(_not_blank)
 

@@ -47,6 +47,9 @@ class SearchService:
                                         threads=settings.effective_threads(), ef_search=settings.ef_search,
                                         nprobe=settings.nprobe)
         self.collection: Collection = self.retriever.store  # type: ignore[assignment]
+        if settings.writable and self.collection.view().base_postings is None:
+            raise ConfigError(f"{settings.index}: this index predates live writes; rebuild it with `clir index` "
+                              "to serve it --writable")
         self.writer = (DocumentWriter(settings, self.collection, self.retriever.encoder, augmenter)
                        if settings.writable else None)
         # the encoder's first call costs more than later ones (buffers, thread pool): pay it before serving
@@ -146,8 +149,13 @@ class SearchService:
         doc = self.retriever.store.document(doc_id)
         return None if doc is None else doc.to_dict()
 
+    def start(self) -> None:
+        """Take the writer lock again when an app restarts (its shutdown released it)."""
+        if self.settings.writable and self.lock is not None and not self.lock.held:
+            self.lock.acquire()
+
     def close(self) -> None:
-        self.collection.close()
+        """Release the writer lock (the write log stays open: every acknowledged write is already on disk)."""
         if self.lock is not None:
             self.lock.release()
 

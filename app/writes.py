@@ -36,8 +36,6 @@ class DocumentWriter:
             lang = validate_lang(body.lang) if body.lang else None
         except ConfigError as exc:
             raise QueryError(f"{field}lang", str(exc)) from exc
-        if body.generated_queries is not None and not self.xqg:
-            raise QueryError(f"{field}generated_queries", "this index was built without query generation (xQG)")
         return Document(id=doc_id, text=body.text, title=body.title, lang=lang, metadata=body.metadata)
 
     def _write(self, docs: Sequence[Document], given: Sequence[GivenQueries]) -> tuple[list[str], list[str]]:
@@ -48,9 +46,11 @@ class DocumentWriter:
             prepared, plain = self.augmenter.augment(prepared, given, self.encoder)
         statuses = self.collection.upsert(prepared)
         self.unaugmented += len(plain)
-        return statuses, self._warnings(plain)
+        return statuses, self._warnings(plain, ignored=not self.xqg and any(g is not None for g in given))
 
-    def _warnings(self, plain: list[str]) -> list[str]:
+    def _warnings(self, plain: list[str], ignored: bool = False) -> list[str]:
+        if ignored:
+            return ["generated_queries ignored: this index was built without query generation (xQG)"]
         if not plain:
             return []
         reason = "no generator runs for live writes" if self.augmenter is None else \
@@ -67,14 +67,11 @@ class DocumentWriter:
         if len(documents) > self.settings.max_write_batch:
             raise QueryError("documents", f"{len(documents)} documents; the batch limit is "
                                           f"{self.settings.max_write_batch}")
-        seen: set[str] = set()
-        docs = []
-        for i, body in enumerate(documents):
-            if body.id in seen:
-                raise QueryError(f"documents.{i}.id", f"id {body.id!r} appears twice in the batch")
-            seen.add(body.id)
-            docs.append(self._document(body.id, body, f"documents.{i}."))
-        statuses, warnings = self._write(docs, [body.generated_queries for body in documents])
+        # an id given twice: the later version wins, as if the two were sent one after the other
+        last = {body.id: i for i, body in enumerate(documents)}
+        kept = [(i, body) for i, body in enumerate(documents) if last[body.id] == i]
+        docs = [self._document(body.id, body, f"documents.{i}.") for i, body in kept]
+        statuses, warnings = self._write(docs, [body.generated_queries for _, body in kept])
         return {"created": statuses.count("created"), "updated": statuses.count("updated"), "warnings": warnings}
 
     def delete(self, doc_id: str) -> dict[str, Any] | None:

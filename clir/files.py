@@ -131,6 +131,10 @@ class WriterLock:
         f.flush()
         self._file = f
 
+    @property
+    def held(self) -> bool:
+        return self._file is not None
+
     def release(self) -> None:
         if self._file is not None:
             self._file.truncate(0)

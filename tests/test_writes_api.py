@@ -57,7 +57,7 @@ def test_a_bad_document_in_a_batch_writes_nothing(writable: TestClient):
     docs = [{"id": f"b{i}", "text": f"batch document number {i} about rivers", "lang": "en"} for i in range(5)]
     for bad, field in (({"id": "b9", "text": "   "}, "documents.3.text"),
                        ({"id": "b9", "text": "x", "lang": "not a language"}, "documents.3.lang"),
-                       ({"id": "b1", "text": "twice"}, "documents.3.id"),
+                       ({"id": "b9", "text": "x", "metadata": "not an object"}, "documents.3.metadata"),
                        ({"text": "no id"}, "documents.3.id")):
         body = {"documents": [*docs[:3], bad, *docs[3:]]}
         message = assert_error(writable.post("/documents", json=body), 422, "invalid_request")
@@ -66,6 +66,10 @@ def test_a_bad_document_in_a_batch_writes_nothing(writable: TestClient):
     r = writable.post("/documents", json={"documents": docs})
     assert r.json() == {"created": 5, "updated": 0, "warnings": []}
     assert writable.post("/documents", json={"documents": docs[:2]}).json()["updated"] == 2
+    # an id given twice in one batch: the later version wins, as if sent one after the other
+    twice = [{"id": "t", "text": "first version"}, {"id": "t", "text": "second version"}]
+    assert writable.post("/documents", json={"documents": twice}).json()["created"] == 1
+    assert writable.get("/documents/t").json()["text"] == "second version"
 
 
 def test_a_read_only_server_answers_writes_405(index: Path):
