@@ -54,6 +54,6 @@ tune-fusion: $(VENV)/.installed
 	$(PY) bench/tune_fusion.py --shared $(SHARED) --work runs/dev --update-doc docs/fusion.md
 
 # schemathesis over every operation, longer than the test suite's seeded run (FUZZ_EXAMPLES per operation)
-FUZZ_EXAMPLES ?= 300
+FUZZ_EXAMPLES ?= 400
 fuzz: $(VENV)/.installed
 	$(PY) bench/fuzz_api.py --examples $(FUZZ_EXAMPLES)

@@ -6,9 +6,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from app.bodies import json_response, parse_body, request_body
-from app.schemas import LANG_PATTERN, BatchRequest, BatchResponse, DocumentOut, ErrorOut, SearchRequest, SearchResponse
+from app.schemas import (
+    LANG_PATTERN,
+    NOT_BLANK,
+    BatchRequest,
+    BatchResponse,
+    DocumentOut,
+    ErrorOut,
+    SearchRequest,
+    SearchResponse,
+)
 from app.service import SearchService
 from clir.search.options import DEFAULT_K, Mode
 
@@ -34,11 +45,16 @@ Service = Annotated[SearchService, Depends(get_service)]
 
 
 @router.get("/search", response_model=SearchResponse, summary="Search with one query (quick form)")
-async def search_get(service: Service, q: Annotated[str, Query(min_length=1)],
+async def search_get(service: Service, q: Annotated[str, Query(min_length=1, pattern=NOT_BLANK)],
                      k: Annotated[int, Query(ge=1)] = DEFAULT_K, mode: Mode = "hybrid",
                      lang: Annotated[str | None, Query(min_length=2, max_length=12, pattern=LANG_PATTERN)] = None,
                      include_text: bool = False) -> Response:
-    body = SearchRequest(query=q, k=k, mode=mode, query_lang=lang, include_text=include_text)
+    try:
+        body = SearchRequest(query=q, k=k, mode=mode, query_lang=lang, include_text=include_text)
+    except ValidationError as exc:  # the query string's own checks: name the parameters as sent
+        names = {"query": "q", "query_lang": "lang"}
+        raise RequestValidationError([{**e, "loc": ("query", *(names.get(str(p), p) for p in e["loc"]))}
+                                      for e in exc.errors(include_url=False)]) from None
     return json_response(await service.offload(service.search, body.query, body))
 
 

@@ -37,7 +37,9 @@ def _service(request: Request) -> SearchService:
 
 
 @router.put("/documents/{doc_id:path}", response_model=WriteOut, summary="Create or replace one document",
-            openapi_extra=request_body(DocumentIn))
+            openapi_extra=request_body(DocumentIn),
+            # an id no URL path can hold (a line break) matches no route
+            responses={404: {"model": ErrorOut}})
 async def put_document(doc_id: str, request: Request, writer: Writer) -> Response:
     body = parse_body(DocumentIn, await request.body())
     return json_response(await _service(request).offload(writer.put, doc_id, body))

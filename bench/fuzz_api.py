@@ -1,6 +1,6 @@
 """A long schemathesis run over every operation of a writable server on the bundled mini corpus.
 
-    python bench/fuzz_api.py --examples 300      (make fuzz)
+    python bench/fuzz_api.py --examples 400      (make fuzz)
 
 Builds a fresh index of tests/fixtures/mini_corpus.jsonl in a temporary folder, then runs every check on
 every operation, `--examples` cases each (seeded), in process over ASGI. Prints the number of cases run
@@ -44,7 +44,7 @@ def test_count():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--examples", type=int, default=300)
+    parser.add_argument("--examples", type=int, default=400)
     args = parser.parse_args()
     from clir.corpus.readers import read_corpus
     from indexer.build import BuildConfig, build_index
