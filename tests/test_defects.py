@@ -292,3 +292,16 @@ def test_d11_openapi_describes_what_the_api_refuses(index: Path):
         assert_error(c.post("/search", json={"query": "cat", "query_lang": "00"}), 422, "invalid_request",
                      "query_lang")
         assert_error(c.post("/search", json={"query": ""}), 422, "invalid_request", "query")
+
+
+def test_a_truncated_gzip_corpus_is_refused_before_encoding(tmp_path: Path):
+    import gzip
+
+    lines = "".join(json.dumps({"id": f"d{i}", "text": f"document number {i}"}) + "\n" for i in range(5000))
+    whole = gzip.compress(lines.encode())
+    corpus = tmp_path / "c.jsonl.gz"
+    corpus.write_bytes(whole[: len(whole) // 2])
+    done = subprocess.run([sys.executable, "-m", "cli.main", "index", "--corpus", str(corpus), "--out",
+                           str(tmp_path / "idx"), "--quiet"], capture_output=True, text=True, timeout=300)
+    assert_one_line_error(done, "truncated gzip")
+    assert not (tmp_path / "idx").exists()
