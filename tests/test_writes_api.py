@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
-from tests.helpers import assert_error, assert_one_line_error, free_port
+from tests.helpers import assert_error, assert_one_line_error, free_port, serve
 
 OTTER = {"text": "The sea otter cracks shellfish open with a stone on its belly.", "lang": "en",
          "metadata": {"kind": "animal"}}
@@ -98,19 +98,7 @@ def test_keys_and_loopback(index: Path):
 
 
 def _serve(index: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "CLIR_VERIFY_CHECKSUMS": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--index", str(index), "--port", str(port),
-                             "--writable"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("server did not start")
+    return serve(index, port, "--writable")
 
 
 def _clir(*args: str) -> subprocess.CompletedProcess:
