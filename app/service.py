@@ -19,7 +19,7 @@ from app.schemas import BatchQuery, FusionOptions, SearchOptions
 from app.settings import Settings
 from app.writes import DocumentWriter
 from clir.errors import ConfigError
-from clir.files import WriterLock
+from clir.files import WriterLock, recover_unlocked
 from clir.index.collection import Collection
 from clir.index.prepare import QueryAugmenter
 from clir.records import Filter
@@ -42,7 +42,9 @@ class SearchService:
         self.lock: WriterLock | None = None
         if settings.writable:  # one writer per index, across processes too
             self.lock = WriterLock(settings.index, f"clir serve --writable on port {settings.port}")
-            self.lock.acquire()
+            self.lock.acquire()  # opening the collection writable then recovers what killed writers left
+        else:
+            recover_unlocked(settings.index)  # an index a killed build moved aside is put back first
         self.retriever = Retriever.open(settings.index, verify=settings.verify_checksums, writable=settings.writable,
                                         threads=settings.effective_threads(), ef_search=settings.ef_search,
                                         nprobe=settings.nprobe)

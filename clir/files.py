@@ -59,23 +59,38 @@ def exchange_dirs(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def recover(out: Path) -> None:
+    """Put right what killed writers left beside `out` (scratch directories `.NAME.TAG-PID`: builds,
+    compactions, old indexes moved aside). Where `out` is missing because a writer was killed between
+    moving the old index aside and moving the new one in, the old one is put back; everything else is
+    removed. The caller holds the writer lock, so no live writer owns any of them (a process ID says
+    nothing across containers that share the volume; the lock does)."""
+    leftovers = [p for p in out.parent.glob(f".{out.name}.*-*") if p.is_dir()]
+    if not out.exists():
+        old = sorted(p for p in leftovers if p.name.startswith(f".{out.name}.old-")
+                     and (p / "manifest.json").is_file())
+        if old:
+            old[0].rename(out)
+            leftovers.remove(old[0])
+    for tmp in leftovers:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover_unlocked(out: Path) -> bool:
+    """`recover`, for a reader (a server starting): only when no writer holds the index, and never an
+    error (on a read-only file system it cannot run). True when it ran."""
+    if not Path(out).parent.is_dir():
         return False
-    except PermissionError:
-        return True
+    lock = WriterLock(out, "clir serve (recovering)")
+    try:
+        lock.acquire()
+    except (ConfigError, OSError):
+        return False
+    try:
+        recover(Path(out).resolve())
+    finally:
+        lock.release()
     return True
-
-
-def remove_stale_scratch(out: Path) -> None:
-    """Remove the scratch directories (`.NAME.TAG-PID`) that killed processes left beside `out`: builds,
-    compactions, and old indexes an exchange moved aside."""
-    for tmp in out.parent.glob(f".{out.name}.*-*"):
-        pid = tmp.name.rsplit("-", 1)[1]
-        if tmp.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def install_dir(tmp: Path, out: Path) -> None:

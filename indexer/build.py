@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 import clir
 from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER, Encoder, load_encoder
 from clir.errors import ClirError, ConfigError
-from clir.files import WriterLock, install_dir, remove_stale_scratch, scratch_dir, update_sha256
+from clir.files import WriterLock, install_dir, recover, scratch_dir, update_sha256
 from clir.index.manifest import MANIFEST, Manifest, load_manifest, write_manifest
 from clir.index.params import BM25Params, DenseParams
 from clir.index.writer import IndexWriter
@@ -169,7 +169,7 @@ def build_index(
 
 def _build(docs: Iterable[Document], out: Path, config: BuildConfig, encoder: Encoder, total: int | None,
            corpus_info: dict[str, Any] | None) -> Manifest:
-    remove_stale_scratch(out)
+    recover(out)
     tmp = scratch_dir(out, f"building-{os.getpid()}")
     started = time.perf_counter()
     try:

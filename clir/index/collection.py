@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from clir.errors import ConfigError
-from clir.files import install_dir, remove_stale_scratch, scratch_dir
+from clir.files import install_dir, recover, scratch_dir
 from clir.index.compact import Frozen, write_compacted
 from clir.index.delta import LOG_FILE, DeltaLog, PreparedDocument
 from clir.index.live import LiveView
@@ -65,9 +65,9 @@ class Collection:
         the writer lock is the caller's part (`WriterLock`)."""
         root = Path(root)
         options = {"threads": threads, "ef_search": ef_search, "nprobe": nprobe}
-        base = LocalIndex.open(root, verify=verify, **options)
         if writable:
-            remove_stale_scratch(root)
+            recover(root.resolve())
+        base = LocalIndex.open(root, verify=verify, **options)
         log = DeltaLog(root / LOG_FILE) if writable or (root / LOG_FILE).is_file() else None
         collection = cls(root, _replay(LiveView(base), log), log, options)
         collection.writable = writable
