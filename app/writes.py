@@ -15,14 +15,14 @@ from app.schemas import DocumentIn, IdentifiedDocumentIn
 from app.settings import Settings
 from clir.encoders.models import Encoder
 from clir.errors import ConfigError
-from clir.index.collection import Collection
 from clir.index.prepare import GivenQueries, QueryAugmenter, prepare_documents
+from clir.index.store import WritableStore
 from clir.records import Document
 from clir.text.langid import validate_lang
 
 
 class DocumentWriter:
-    def __init__(self, settings: Settings, collection: Collection, encoder: Encoder,
+    def __init__(self, settings: Settings, collection: WritableStore, encoder: Encoder,
                  augmenter: QueryAugmenter | None = None) -> None:
         self.settings = settings
         self.collection = collection

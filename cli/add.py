@@ -7,19 +7,20 @@ import itertools
 import sys
 from pathlib import Path
 
-from cli.args import positive_int
+from cli.args import add_backend_args, index_target, positive_int, writer_lock
 from clir.corpus.formats import FORMATS
 from clir.encoders.models import DEFAULT_BATCH_SIZE
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("add", help="add or replace documents in an index (upsert by id)")
-    p.add_argument("--index", required=True, type=Path)
+    p.add_argument("--index", type=Path, default=None, help="index directory")
     p.add_argument("--corpus", required=True, type=Path, help="corpus file or folder")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
     p.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
                    help="documents per durable write (and encoder batch)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_backend_args(p)
     p.set_defaults(func=run)
 
 
@@ -28,17 +29,15 @@ def run(args: argparse.Namespace) -> int:
 
     from cli.serve import live_augmenter
     from clir.corpus.readers import count_records, detect_format, read_corpus
-    from clir.files import WriterLock
-    from clir.index.collection import Collection
     from clir.index.prepare import prepare_documents
+    from clir.index.store import WritableStore
     from clir.search.retriever import Retriever
 
+    target = index_target(args, args.index, "--index")
     fmt = detect_format(args.corpus) if args.format == "auto" else args.format
-    lock = WriterLock(args.index, "clir add")
-    lock.acquire()
-    try:
-        retriever = Retriever.open(args.index, writable=True)
-        collection: Collection = retriever.store  # type: ignore[assignment]
+    with writer_lock(target, "clir add"):
+        retriever = Retriever.open(target, writable=True)
+        collection: WritableStore = retriever.store  # type: ignore[assignment]
         collection.auto_compact = False  # `clir compact` (or a server) folds them in
         augmenter = live_augmenter(collection.manifest.raw)
         docs = iter(read_corpus(args.corpus, fmt))
@@ -57,10 +56,9 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
         stats = collection.stats()
         collection.close()
-    finally:
-        lock.release()
-    print(f"{args.index}: {created} created, {updated} updated; {stats['documents']} documents, "
-          f"{stats['pending_documents']} pending and {stats['deleted_not_compacted']} deleted not compacted")
+    print(f"{collection.location}: {created} created, {updated} updated; {stats['documents']} documents"
+          + (f", {stats['pending_documents']} pending and {stats['deleted_not_compacted']} deleted not compacted"
+             if "deleted_not_compacted" in stats else ""))
     if unaugmented and augmenter is not None:
         print(f"warning: {unaugmented} document(s) added without query-generation augmentation "
               f"({augmenter.unavailable or 'the generator returned no queries for them'})", file=sys.stderr)

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from typing import NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+if TYPE_CHECKING:
+    from clir.index.target import QdrantTarget
+    from indexer.ray_build import RayOptions
 
 EXIT_USAGE = 2
 
@@ -25,3 +33,66 @@ def positive_int(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
     return number
+
+
+def add_backend_args(p: argparse.ArgumentParser) -> None:
+    """Where the index lives, for commands that can use Qdrant instead of an index directory."""
+    from clir.index.target import BACKENDS
+
+    g = p.add_argument_group("backend (default: an index directory)")
+    g.add_argument("--backend", default=None, choices=BACKENDS, help="local (default, $CLIR_BACKEND) or qdrant")
+    g.add_argument("--collection", default=None, help="qdrant: the collection (alias) name ($CLIR_COLLECTION)")
+    g.add_argument("--qdrant-url", default=None,
+                   help="qdrant: server URL ($CLIR_QDRANT_URL; API key from $CLIR_QDRANT_API_KEY)")
+    g.add_argument("--qdrant-path", type=Path, default=None,
+                   help="qdrant: local mode, the collection kept in this directory by this process alone")
+
+
+def index_target(args: argparse.Namespace, path: Path | None, flag: str) -> Path | QdrantTarget:
+    """The index the command names: a Qdrant collection with --backend qdrant, else the directory `path`."""
+    from clir.errors import ConfigError
+    from clir.index.target import qdrant_target
+
+    target = qdrant_target(args.backend or os.environ.get("CLIR_BACKEND", "local"),
+                           args.collection or os.environ.get("CLIR_COLLECTION"), args.qdrant_url,
+                           args.qdrant_path or os.environ.get("CLIR_QDRANT_PATH") or None)
+    if target is not None:
+        return target
+    if path is None:
+        raise ConfigError(f"{flag} is required (or --backend qdrant --collection NAME)")
+    return path
+
+
+@contextmanager
+def writer_lock(target: Path | QdrantTarget, owner: str) -> Iterator[None]:
+    """The embedded index's single-writer lock, held for the command; Qdrant orders concurrent writes
+    itself (and its local mode admits one process)."""
+    from clir.files import WriterLock
+
+    if not isinstance(target, Path):
+        yield
+        return
+    lock = WriterLock(target, owner)
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def add_ray_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Ray (encode on a cluster; pip install 'clir[ray]')")
+    g.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="encode with Ray Data actors: local (a Ray instance on this machine), auto (the cluster "
+                        "this machine is in) or ray://HOST:10001")
+    g.add_argument("--ray-actors", type=positive_int, default=2, help="encoder actors, each loads the encoder once")
+    g.add_argument("--ray-batch-size", type=positive_int, default=64, help="passages per actor call")
+
+
+def ray_options(args: argparse.Namespace) -> RayOptions | None:
+    if not args.ray:
+        return None
+    from indexer.ray_build import RayOptions, require_ray
+
+    require_ray()
+    return RayOptions(address=args.ray, actors=args.ray_actors, batch_size=args.ray_batch_size)

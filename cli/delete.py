@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cli.args import add_backend_args, index_target, writer_lock
 from clir.errors import ConfigError
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("delete", help="delete documents from an index by id")
-    p.add_argument("--index", required=True, type=Path)
+    p.add_argument("--index", type=Path, default=None, help="index directory")
     p.add_argument("--ids", type=Path, default=None, help="a file of ids, one per line")
     p.add_argument("id", nargs="*", help="document ids")
+    add_backend_args(p)
     p.set_defaults(func=run)
 
 
@@ -29,19 +31,15 @@ def _ids(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clir.files import WriterLock
-    from clir.index.collection import Collection
+    from clir.index.stores import open_store
 
     ids = _ids(args)
-    lock = WriterLock(args.index, "clir delete")
-    lock.acquire()
-    try:
-        collection = Collection.open(args.index, writable=True)
+    target = index_target(args, args.index, "--index")
+    with writer_lock(target, "clir delete"):
+        collection = open_store(target, writable=True)
         collection.auto_compact = False
         deleted = collection.delete(ids)
         collection.close()
-    finally:
-        lock.release()
     missing = len(set(ids)) - len(deleted)
-    print(f"{args.index}: {len(deleted)} deleted" + (f", {missing} not found" if missing else ""))
+    print(f"{collection.location}: {len(deleted)} deleted" + (f", {missing} not found" if missing else ""))
     return 0

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cli.args import positive_int
+from cli.args import add_backend_args, index_target, positive_int
 from clir.corpus.formats import DATASET_FORMATS
 from clir.errors import ConfigError
 from clir.search.options import DEFAULT_DEPTH
@@ -37,6 +37,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--compare", type=Path, nargs="+", metavar="OUT", help="merge earlier eval folders instead")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--quiet", action="store_true")
+    add_backend_args(p)
     p.set_defaults(func=run)
 
 
@@ -50,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
         merged = compare(args.compare, args.out)
         print(f"compared {len(merged['configs'])} runs into {args.out}/report.md")
         return 0
-    if not args.dataset or bool(args.index) == bool(args.server):
-        raise ConfigError("clir eval needs --dataset and one of --index DIR or --server URL (or --compare OUT...)")
+    local = bool(args.index) or (args.backend or os.environ.get("CLIR_BACKEND")) == "qdrant"
+    if not args.dataset or local == bool(args.server):
+        raise ConfigError("clir eval needs --dataset and one of --index DIR, --backend qdrant or --server URL "
+                          "(or --compare OUT...)")
     configs = resolve_configs([c.strip() for c in args.configs.split(",") if c.strip()])
     baseline = args.baseline if args.baseline in configs else None
     if args.server:
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         searcher: Any = RemoteSearcher(args.server, args.api_key or os.environ.get("CLIR_API_KEY"))
         summary = searcher.summary()
     else:
-        searcher = open_local(args.index, args.embed_cache)
+        searcher = open_local(index_target(args, args.index, "--index"), args.embed_cache)
         summary = searcher.summary()
     dataset = load_dataset(args.dataset, fmt=args.dataset_format, split=args.split, max_queries=args.max_queries,
                            sample_seed=args.sample_seed, clirudit_docs=args.clirudit_docs)

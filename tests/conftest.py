@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from app.settings import Settings
 from clir.corpus.readers import read_corpus
+from clir.index.target import QdrantTarget
 from indexer.build import BuildConfig, build_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -28,6 +30,39 @@ def mini_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("idx") / "mini"
     build_index(read_corpus(MINI_CORPUS), out, BuildConfig(show_progress=False))
     return out
+
+
+@pytest.fixture(scope="session")
+def mini_qdrant(tmp_path_factory: pytest.TempPathFactory) -> QdrantTarget:
+    """The mini corpus in a Qdrant collection, in Qdrant's local mode (no server runs here)."""
+    target = QdrantTarget("mini", path=tmp_path_factory.mktemp("qdrant") / "storage")
+    build_index(read_corpus(MINI_CORPUS), target, BuildConfig(show_progress=False))
+    return target
+
+
+@pytest.fixture(params=["local", "qdrant"], scope="module")
+def any_index(request: pytest.FixtureRequest) -> Path | QdrantTarget:
+    """The mini index on each backend: the tests using it run on both, with the same assertions."""
+    name = "mini_index" if request.param == "local" else "mini_qdrant"
+    target: Path | QdrantTarget = request.getfixturevalue(name)
+    return target
+
+
+def serve_settings(target: Path | QdrantTarget, **options: object) -> Settings:
+    """Service settings for an index on either backend."""
+    if isinstance(target, QdrantTarget):
+        return Settings(backend="qdrant", collection=target.collection, qdrant_path=target.path, **options)
+    return Settings(index=target, **options)
+
+
+def private_copy(target: Path | QdrantTarget, tmp_path: Path) -> Path | QdrantTarget:
+    """A copy a test may write to (a local-mode Qdrant directory copies like an index directory)."""
+    if isinstance(target, QdrantTarget):
+        assert target.path is not None
+        shutil.copytree(target.path, tmp_path / "qdrant-copy")
+        return QdrantTarget(target.collection, path=tmp_path / "qdrant-copy")
+    shutil.copytree(target, tmp_path / "copy")
+    return tmp_path / "copy"
 
 
 @pytest.fixture
@@ -53,6 +88,18 @@ def writable(index: Path):
     from app.settings import Settings
 
     with TestClient(create_app(Settings(index=index, writable=True))) as c:
+        yield c
+
+
+@pytest.fixture(params=["local", "qdrant"])
+def live(request: pytest.FixtureRequest, tmp_path: Path):
+    """A writable service over a private copy of the mini index, on each backend."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    source = request.getfixturevalue("mini_index" if request.param == "local" else "mini_qdrant")
+    with TestClient(create_app(serve_settings(private_copy(source, tmp_path), writable=True))) as c:
         yield c
 
 

@@ -17,12 +17,14 @@ from fastapi.testclient import TestClient
 from app.batching import MicroBatcher
 from app.main import create_app
 from app.settings import Settings
+from tests.conftest import serve_settings
 from tests.helpers import assert_error, free_port
 
 
 @pytest.fixture(scope="module")
-def client(mini_index: Path) -> TestClient:
-    settings = Settings(index=mini_index, max_query_chars=200, max_batch=4, max_body_bytes=4096)
+def client(any_index) -> TestClient:
+    """On each backend (the embedded index, a Qdrant collection): the same assertions hold."""
+    settings = serve_settings(any_index, max_query_chars=200, max_batch=4, max_body_bytes=4096)
     with TestClient(create_app(settings)) as c:
         yield c
 

@@ -48,7 +48,36 @@ def test_compose_wiring(compose: dict):
     assert "/ready" in " ".join(services["api"]["healthcheck"]["test"])
     assert services["eval"]["profiles"] == ["eval"]
     assert services["eval"]["environment"]["CLIR_SERVER_URL"] == "http://api:8000"
-    assert set(compose["volumes"]) == {"index", "models"}
+    assert set(compose["volumes"]) == {"index", "models", "qdrant"}
+
+
+def test_the_qdrant_profile(compose: dict):
+    """The index in a Qdrant server (pinned image, volume, healthcheck), built by the indexer job, served by
+    API replicas that can scale: no fixed host port."""
+    services = compose["services"]
+    qdrant, indexer, api = services["qdrant"], services["qdrant-indexer"], services["qdrant-api"]
+    assert all(s["profiles"] == ["qdrant"] for s in (qdrant, indexer, api))
+    assert re.fullmatch(r"qdrant/qdrant:v\d+\.\d+\.\d+", qdrant["image"])
+    assert "qdrant:/qdrant/storage" in qdrant["volumes"]
+    assert "/dev/tcp/127.0.0.1/6333" in " ".join(qdrant["healthcheck"]["test"])
+    assert indexer["depends_on"]["qdrant"]["condition"] == "service_healthy"
+    assert api["depends_on"]["qdrant-indexer"]["condition"] == "service_completed_successfully"
+    for service in (indexer, api):
+        env = service["environment"]
+        assert env["CLIR_BACKEND"] == "qdrant" and env["CLIR_QDRANT_URL"] == "http://qdrant:6333"
+        assert env["CLIR_COLLECTION"] == "${CLIR_COLLECTION:-clir}"
+    assert api["ports"] == ["8000"] and "/ready" in " ".join(api["healthcheck"]["test"])
+    assert api["environment"]["CLIR_API_KEY"] == "${CLIR_API_KEY:-}"  # the api's settings, shared by anchor
+
+
+def test_entrypoint_indexes_into_qdrant_only_when_needed(mini_corpus: Path, tmp_path: Path):
+    """The qdrant-indexer job's command, with Qdrant's local mode standing in for the server."""
+    env = _env(CLIR_CORPUS=str(mini_corpus), CLIR_BACKEND="qdrant", CLIR_QDRANT_PATH=str(tmp_path / "q"),
+               CLIR_COLLECTION="clir")
+    first = subprocess.run([str(ENTRYPOINT), "index"], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0 and "indexed 24 documents into qdrant-local:" in first.stdout, first.stderr
+    again = subprocess.run([str(ENTRYPOINT), "index"], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "up to date" in again.stdout, again.stderr
 
 
 def _variables_read() -> set[str]:

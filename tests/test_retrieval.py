@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,11 @@ from clir.search.retriever import Retriever
 
 
 @pytest.fixture(scope="module")
-def retriever(mini_index: Path) -> Retriever:
-    return Retriever.open(mini_index)
+def retriever(any_index):
+    """On each backend (the embedded index, a Qdrant collection): the same assertions hold."""
+    retriever = Retriever.open(any_index)
+    yield retriever
+    retriever.close()
 
 
 @pytest.mark.parametrize(

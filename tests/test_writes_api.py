@@ -26,7 +26,8 @@ def _top(client: TestClient, query: str, mode: str = "hybrid") -> str | None:
     return hits[0]["id"] if hits else None
 
 
-def test_create_update_delete_with_read_your_writes(writable: TestClient):
+def test_create_update_delete_with_read_your_writes(live: TestClient):
+    writable = live
     r = writable.put("/documents/zz-otter", json=OTTER)
     assert r.status_code == 200 and r.json() == {"id": "zz-otter", "status": "created", "warnings": []}
     for mode in ("dense", "sparse", "hybrid"):
@@ -45,15 +46,18 @@ def test_create_update_delete_with_read_your_writes(writable: TestClient):
                                                                "mode": mode}).json()["hits"]]
         assert "fr-cat" not in ids, mode
     stats = writable.get("/stats").json()
-    assert stats["documents"] == 24 and stats["collection"]["pending_documents"] == 1
-    assert stats["collection"]["deleted_not_compacted"] == 2 and stats["collection"]["last_write"] > 0
-    compacted = writable.post("/admin/compact").json()
-    assert compacted["status"] == "compacted" and compacted["documents"] == 24
-    assert writable.get("/stats").json()["collection"]["pending_documents"] == 0
+    assert stats["documents"] == 24 and stats["languages"]["en"] >= 1
+    if stats["collection"].get("backend") != "qdrant":  # the embedded index folds its write log into new files
+        assert stats["collection"]["pending_documents"] == 1
+        assert stats["collection"]["deleted_not_compacted"] == 2 and stats["collection"]["last_write"] > 0
+        compacted = writable.post("/admin/compact").json()
+        assert compacted["status"] == "compacted" and compacted["documents"] == 24
+        assert writable.get("/stats").json()["collection"]["pending_documents"] == 0
     assert _top(writable, "otters holding paws", "dense") == "zz-otter"
 
 
-def test_a_bad_document_in_a_batch_writes_nothing(writable: TestClient):
+def test_a_bad_document_in_a_batch_writes_nothing(live: TestClient):
+    writable = live
     docs = [{"id": f"b{i}", "text": f"batch document number {i} about rivers", "lang": "en"} for i in range(5)]
     for bad, field in (({"id": "b9", "text": "   "}, "documents.3.text"),
                        ({"id": "b9", "text": "x", "lang": "not a language"}, "documents.3.lang"),

@@ -80,6 +80,10 @@ class Collection:
         return str(self.root)
 
     @property
+    def display_name(self) -> str:
+        return self.root.name
+
+    @property
     def manifest(self) -> Manifest:
         return self._view.manifest
 
@@ -208,6 +212,9 @@ class Collection:
         return {**self._view.counts(), "writable": self.writable,
                 "last_write": None if log is None else log.last_write, "write_seq": 0 if log is None else log.seq,
                 "compactions": self.compactions, "compacting": self._compacting.locked()}
+
+    def release(self) -> None:
+        """Nothing: the writer lock is the caller's, and the log stays open (writes are on disk)."""
 
     def close(self) -> None:
         if self._log is not None:

@@ -11,11 +11,12 @@ nothing above this package touches FAISS, bm25s, SQLite or a remote engine direc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from clir.index.delta import PreparedDocument
 from clir.index.manifest import Manifest
 from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors
 
@@ -69,3 +70,36 @@ class IndexStore(Protocol):
     def missing(self, doc_ids: Sequence[str]) -> list[str]:
         """The given ids the index does not hold."""
         ...
+
+
+class WritableStore(IndexStore, Protocol):
+    """An index that takes live writes: the embedded `Collection` or a Qdrant collection. A write is
+    durable and searchable when the call returns."""
+
+    writable: bool
+    auto_compact: bool
+
+    @property
+    def display_name(self) -> str:
+        """The index's name for /stats and messages (never a server's file-system path)."""
+        ...
+
+    def upsert(self, docs: Sequence[PreparedDocument]) -> list[str]:
+        """"created" or "updated" per document."""
+        ...
+
+    def delete(self, doc_ids: Sequence[str]) -> list[str]:
+        """The given ids that existed, now deleted."""
+        ...
+
+    def compact(self, show_progress: bool = False) -> dict[str, Any]: ...
+
+    def reload(self, verify: bool = True) -> None: ...
+
+    def stats(self) -> dict[str, Any]: ...
+
+    def release(self) -> None:
+        """Give back what only this process may hold (Qdrant local mode's directory) until next used."""
+        ...
+
+    def close(self) -> None: ...

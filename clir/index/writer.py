@@ -40,13 +40,24 @@ class IndexWriter:
         self.vectors = open(self.vectors_path, "wb")  # noqa: SIM115 - closed in finish()
         self.langs: Counter[str] = Counter()
 
+    def written(self) -> set[str]:
+        """Content hashes of documents written by an earlier run: none (a build starts a new directory)."""
+        return set()
+
+    def fresh(self, batch: Sequence[Document]) -> list[bool]:
+        """Which documents of a batch need encoding: all of them (a build writes a new directory)."""
+        return [True] * len(batch)
+
     def add_documents(self, docs: Sequence[Document], langs: Sequence[str | None],
                       tokens: Sequence[list[str]]) -> None:
         self.langs.update(lang or "und" for lang in langs)
         self.sparse.add(tokens)
         self.docstore.add(docs, langs)
 
-    def add_vectors(self, vectors: Vectors) -> None:
+    def add_vectors(self, vectors: Vectors, fresh: Sequence[bool] | None = None) -> None:
+        """The vectors of a batch's documents (all fresh: a directory build encodes every document)."""
+        if fresh is not None and not all(fresh):
+            raise ValueError("an index directory is built from every document's vector")
         self.vectors.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
 
     def finish(self) -> dict[str, Any]:

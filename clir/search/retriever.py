@@ -14,9 +14,10 @@ import numpy as np
 
 from clir.encoders.models import Encoder, canonical_name, load_encoder
 from clir.errors import ConfigError
-from clir.index.collection import Collection
 from clir.index.manifest import Manifest
 from clir.index.store import IndexStore, SparseMatches
+from clir.index.stores import open_store
+from clir.index.target import QdrantTarget
 from clir.records import Component, Filter, Hit, Mask, Ranked, SearchResult, Vectors
 from clir.search.fusion import Candidates, FusionParams, fuse
 from clir.search.options import DEFAULT_DEPTH, DEFAULT_K, MODES
@@ -57,16 +58,16 @@ class Retriever:
             analyzer_for(lang).tokens("warm up")
 
     @classmethod
-    def open(cls, root: str | Path, *, encoder: str | Encoder | None = None, verify: bool = True,
+    def open(cls, root: str | Path | QdrantTarget, *, encoder: str | Encoder | None = None, verify: bool = True,
              writable: bool = False, threads: int | None = None, ef_search: int | None = None,
              nprobe: int | None = None) -> Retriever:
-        """An index directory, with the writes logged since it was built, and its encoder (the one it
-        records, unless given; a different one is refused before any model loads). `threads` caps the
-        index's search threads in this process."""
-        store = Collection.open(root, writable=writable, verify=verify, threads=threads, ef_search=ef_search,
-                                nprobe=nprobe)
+        """An index (a directory with the writes logged since it was built, or a Qdrant collection) and
+        its encoder (the one it records, unless given; a different one is refused before any model
+        loads). `threads` caps the index's search threads in this process."""
+        store = open_store(root if isinstance(root, QdrantTarget) else Path(root), writable=writable, verify=verify,
+                           threads=threads, ef_search=ef_search, nprobe=nprobe)
         if isinstance(encoder, str):
-            store.manifest.check_encoder(canonical_name(encoder), root)
+            store.manifest.check_encoder(canonical_name(encoder), store.location)
         model = encoder if encoder is not None and not isinstance(encoder, str) else \
             load_encoder(encoder or store.manifest.encoder_name)
         return cls(store, model)
@@ -74,6 +75,12 @@ class Retriever:
     @property
     def manifest(self) -> Manifest:
         return self.store.manifest
+
+    def close(self) -> None:
+        """Close the store's connection (a Qdrant client, the embedded write log)."""
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
 
     @property
     def query_lang_candidates(self) -> list[str]:

@@ -38,6 +38,15 @@ def blend(passages: np.ndarray, queries: np.ndarray, owners: np.ndarray, alpha: 
     return l2_normalise((1.0 - alpha) * passages + alpha * agg)
 
 
+def blend_queries(config: XQGConfig, passages: np.ndarray, per_doc: list[list[tuple[str, str]]],
+                  encoder: Encoder) -> np.ndarray:
+    """Passage vectors blended with their generated queries' vectors (encoded here)."""
+    texts = [q for qs in per_doc for _, q in qs]
+    owners = np.repeat(np.arange(len(per_doc)), [len(qs) for qs in per_doc])
+    vectors = encoder.encode_queries(texts) if texts else np.zeros((0, passages.shape[1]), np.float32)
+    return blend(passages, vectors, owners, config.alpha, config.aggregate)
+
+
 @dataclass
 class Augmenter:
     config: XQGConfig
@@ -60,15 +69,16 @@ class Augmenter:
         """Per document, its generated (language, query) pairs, generating only what the cache lacks."""
         by_doc = generate_with_cache(self.generator, self.cache, docs, self.config.langs, self.config.n)
         out = [[(lang, q) for lang in self.config.langs for q in by_doc.get(d.id, {}).get(lang, [])] for d in docs]
-        self.generated += sum(len(qs) for qs in out)
-        self.docs_without += sum(1 for qs in out if not qs)
+        self.tally(out)
         return out
 
+    def tally(self, per_doc: list[list[tuple[str, str]]]) -> None:
+        """Count generated queries for the manifest (a Ray build generates them in its read stage)."""
+        self.generated += sum(len(qs) for qs in per_doc)
+        self.docs_without += sum(1 for qs in per_doc if not qs)
+
     def dense(self, passages: np.ndarray, per_doc: list[list[tuple[str, str]]], encoder: Encoder) -> np.ndarray:
-        texts = [q for qs in per_doc for _, q in qs]
-        owners = np.repeat(np.arange(len(per_doc)), [len(qs) for qs in per_doc])
-        vectors = encoder.encode_queries(texts) if texts else np.zeros((0, passages.shape[1]), np.float32)
-        return blend(passages, vectors, owners, self.config.alpha, self.config.aggregate)
+        return blend_queries(self.config, passages, per_doc, encoder)
 
     def sparse_tokens(self, per_doc: list[list[tuple[str, str]]]) -> list[list[str]]:
         if not self.config.sparse:

@@ -1,0 +1,347 @@
+"""The index seam over a Qdrant collection: dense and sparse candidates, exact scores of given points on
+either side, documents from payloads, and live writes (upsert and delete, `wait=true`: a write is
+searchable when it returns).
+
+Rows are point ids (`qdrant_points.point_id`). Qdrant ranks and filters; the project's own fusion runs
+above, on the exact scores of both sides, as over the embedded index. Everything Qdrant-specific that
+is not a request lives in `qdrant_points`; building a collection is `qdrant_build`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from qdrant_client import models
+
+from clir.errors import ConfigError, IndexFormatError
+from clir.index.delta import PreparedDocument
+from clir.index.manifest import Manifest
+from clir.index.params import BM25Params
+from clir.index.qdrant_points import (
+    DENSE,
+    LIGHT_PAYLOAD,
+    SPARSE,
+    document_vector,
+    payload,
+    point_id,
+    query_vector,
+    to_filter,
+)
+from clir.index.target import QdrantTarget
+from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors, content_hash
+
+READY = "ready"
+
+
+def read_manifest(client: Any, name: str, where: str) -> Manifest:
+    """The manifest a build stored in the collection's metadata; one line when there is none."""
+    try:
+        info = client.get_collection(name)
+    except Exception as exc:  # qdrant-client raises ValueError (local) or UnexpectedResponse (server)
+        raise IndexFormatError(f"{where}: no such Qdrant collection (build it with `clir index --backend "
+                               f"qdrant`): {str(exc).splitlines()[0][:200]}") from None
+    meta = info.config.metadata or {}
+    if meta.get("clir_state") != READY or "clir_manifest" not in meta:
+        raise IndexFormatError(f"{where}: not a complete clir collection (a build that did not finish, or "
+                               "a collection clir did not build)")
+    return Manifest.parse(meta["clir_manifest"], where)
+
+
+class QdrantSparse:
+    """One query's BM25 evidence from Qdrant: its top list (fetched once, batched with the other
+    queries of the same search), and the scores of given points (a query restricted to them)."""
+
+    def __init__(self, view: QdrantView, vector: models.SparseVector, flt: Filter | None) -> None:
+        self.view, self.vector, self.filter = view, vector, flt
+        self.fetched: Ranked | None = None
+        self.limit = 0
+
+    def top(self, k: int) -> Ranked:
+        if not self.vector.indices:
+            return Ranked.empty()
+        if self.fetched is None or k > self.limit:
+            self.view.fetch_sparse(k)
+        assert self.fetched is not None
+        return Ranked(self.fetched.rows[:k], self.fetched.scores[:k])
+
+    def of(self, rows: Rows) -> Scores:
+        out = np.zeros(len(rows), dtype=np.float32)
+        if not self.vector.indices or not len(rows):
+            return out
+        found = self.view.query(self.vector, SPARSE, len(rows), to_filter(self.filter, rows.tolist()))
+        score = dict(zip(found.rows.tolist(), found.scores.tolist(), strict=True))
+        return np.asarray([score.get(r, 0.0) for r in rows.tolist()], dtype=np.float32)
+
+
+class QdrantView:
+    """One search's reads: the payloads of the points it saw are kept, so rendering its hits asks again
+    only for texts."""
+
+    def __init__(self, store: QdrantCollection) -> None:
+        self.store = store
+        self.manifest = store.manifest
+        self.location = store.location
+        self._seen: dict[int, dict[str, Any]] = {}
+        self._sparse: list[QdrantSparse] = []
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def view(self) -> QdrantView:
+        return self
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _ranked(self, points: Sequence[Any]) -> Ranked:
+        for p in points:
+            self._seen[int(p.id)] = p.payload or {}
+        return Ranked(np.asarray([int(p.id) for p in points], dtype=np.int64),
+                      np.asarray([p.score for p in points], dtype=np.float32))
+
+    def query(self, query: Any, using: str, limit: int, flt: models.Filter | None) -> Ranked:
+        with self.store.calls():
+            found = self.store.client.query_points(self.store.name, query=query, using=using, limit=limit,
+                                                   query_filter=flt, with_payload=LIGHT_PAYLOAD)
+        return self._ranked(found.points)
+
+    def _batch(self, queries: Sequence[Any], using: str, limit: int, flt: models.Filter | None) -> list[Ranked]:
+        requests = [models.QueryRequest(query=q, using=using, limit=limit, filter=flt, with_payload=LIGHT_PAYLOAD)
+                    for q in queries]
+        with self.store.calls():
+            responses = self.store.client.query_batch_points(self.store.name, requests=requests)
+        return [self._ranked(r.points) for r in responses]
+
+    def fetch_sparse(self, k: int) -> None:
+        """The top lists of every sparse query of this search not fetched this deep yet, in one request
+        per filter."""
+        todo = [s for s in self._sparse if s.vector.indices and (s.fetched is None or s.limit < k)]
+        for flt in {s.filter for s in todo}:
+            group = [s for s in todo if s.filter == flt]
+            for s, ranked in zip(group, self._batch([s.vector for s in group], SPARSE, k, to_filter(flt)),
+                                 strict=True):
+                s.fetched, s.limit = ranked, k
+
+    def _payloads(self, rows: Sequence[int], full: bool = False) -> dict[int, dict[str, Any]]:
+        """Payloads by row: the light fields from what this search saw (asked for when unseen), or the
+        whole payload. A point deleted since the search keeps what the search saw of it."""
+        want = [int(r) for r in rows if full or int(r) not in self._seen]
+        got: dict[int, dict[str, Any]] = {}
+        if want:
+            with self.store.calls():
+                points = self.store.client.retrieve(self.store.name, ids=want,
+                                                    with_payload=True if full else LIGHT_PAYLOAD)
+            got = {int(p.id): p.payload or {} for p in points}
+            if not full:
+                self._seen.update(got)
+        return {int(r): got.get(int(r)) or self._seen.get(int(r), {}) for r in rows}
+
+    # -- the IndexStore methods ---------------------------------------------------------------------
+
+    def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
+        if not len(vectors):
+            return []
+        return self._batch([v.tolist() for v in np.asarray(vectors, dtype=np.float32)], DENSE, k, to_filter(flt))
+
+    def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
+        """Inner products with the stored vectors (Qdrant keeps cosine vectors normalised, as ours are)."""
+        if not len(rows):
+            return np.zeros(0, dtype=np.float32)
+        with self.store.calls():
+            points = self.store.client.retrieve(self.store.name, ids=[int(r) for r in rows], with_vectors=[DENSE])
+        stored = {int(p.id): p.vector[DENSE] for p in points}
+        matrix = np.asarray([stored[int(r)] for r in rows], dtype=np.float32)
+        scores: Scores = matrix @ np.asarray(vector, dtype=np.float32)
+        return scores
+
+    def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> QdrantSparse:
+        matches = QdrantSparse(self, query_vector(tokens), flt)
+        self._sparse.append(matches)
+        return matches
+
+    def ids(self, rows: Sequence[int]) -> list[str]:
+        found = self._payloads(rows)
+        return [str(found[int(r)].get("id", "")) for r in rows]
+
+    def titles(self, rows: Sequence[int]) -> list[str]:
+        found = self._payloads(rows)
+        return [str(found[int(r)].get("title", "")) for r in rows]
+
+    def langs(self, rows: Rows) -> NDArray[np.str_]:
+        found = self._payloads(list(rows))
+        return np.asarray([str(found[int(r)].get("lang", "")) for r in rows], dtype=np.str_)
+
+    def documents(self, rows: Sequence[int]) -> dict[int, StoredDocument]:
+        found = self._payloads(rows, full=True)
+        return {int(r): _stored(int(r), found[int(r)]) for r in rows}
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        return self.store.document(doc_id)
+
+    def missing(self, doc_ids: Sequence[str]) -> list[str]:
+        return self.store.missing(doc_ids)
+
+
+def _stored(row: int, p: dict[str, Any]) -> StoredDocument:
+    return StoredDocument(row=row, id=p.get("id", ""), title=p.get("title", ""), text=p.get("text", ""),
+                          lang=p.get("lang") or None, metadata=p.get("metadata") or {})
+
+
+class QdrantCollection:
+    """A clir index in a Qdrant collection: the IndexStore methods (through a fresh view per search)
+    and live writes."""
+
+    def __init__(self, target: QdrantTarget, client: Any, manifest: Manifest, writable: bool) -> None:
+        self.target = target
+        self._client: Any = client
+        self.name = target.collection
+        self.manifest = manifest
+        self.writable = writable
+        self.auto_compact = False  # Qdrant's optimizer merges segments itself
+        # Local mode runs in this process on plain Python structures: one call at a time.
+        self._local_lock = threading.Lock() if target.local else None
+
+    @classmethod
+    def open(cls, target: QdrantTarget, writable: bool = False) -> QdrantCollection:
+        client = target.connect()
+        try:
+            manifest = read_manifest(client, target.collection, target.location)
+        except BaseException:
+            client.close()
+            raise
+        return cls(target, client, manifest, writable)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:  # released at an app's shutdown, used again after its restart
+            self._client = self.target.connect()
+        return self._client
+
+    @contextmanager
+    def calls(self) -> Iterator[None]:
+        with self._local_lock or nullcontext():
+            yield
+
+    @property
+    def location(self) -> str:
+        return self.target.location
+
+    @property
+    def display_name(self) -> str:
+        return self.name
+
+    def view(self) -> QdrantView:
+        return QdrantView(self)
+
+    def __len__(self) -> int:
+        with self.calls():
+            return int(self.client.count(self.name, exact=True).count)
+
+    def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
+        return self.view().dense_search(vectors, k, flt)
+
+    def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
+        return self.view().dense_scores(vector, rows)
+
+    def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> QdrantSparse:
+        return self.view().sparse_search(tokens, flt)
+
+    def ids(self, rows: Sequence[int]) -> list[str]:
+        return self.view().ids(rows)
+
+    def titles(self, rows: Sequence[int]) -> list[str]:
+        return self.view().titles(rows)
+
+    def langs(self, rows: Rows) -> NDArray[np.str_]:
+        return self.view().langs(rows)
+
+    def documents(self, rows: Sequence[int]) -> dict[int, StoredDocument]:
+        return self.view().documents(rows)
+
+    def _points(self, doc_ids: Sequence[str], full: bool = False) -> dict[str, dict[str, Any]]:
+        """The stored payloads of these ids, by id (a point whose id hash another id shares is not it)."""
+        with self.calls():
+            points = self.client.retrieve(self.name, ids=[point_id(i) for i in doc_ids],
+                                          with_payload=True if full else ["id"])
+        return {p.payload["id"]: {**p.payload, "_row": int(p.id)} for p in points if p.payload}
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        found = self._points([doc_id], full=True).get(doc_id)
+        return None if found is None else _stored(found["_row"], found)
+
+    def missing(self, doc_ids: Sequence[str]) -> list[str]:
+        found = self._points(list(dict.fromkeys(doc_ids)))
+        return [i for i in doc_ids if i not in found]
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if not self.writable:
+            raise ConfigError(f"{self.location}: opened read-only")
+
+    def upsert(self, docs: Sequence[PreparedDocument]) -> list[str]:
+        """Searchable on return (`wait=true`); "created" or "updated" per document."""
+        self._check_writable()
+        ids = [p.doc.id for p in docs]
+        if len(set(ids)) != len(ids):
+            raise ConfigError("a batch holds the same document id twice")
+        with self.calls():
+            existing = self.client.retrieve(self.name, ids=[point_id(i) for i in ids], with_payload=["id"])
+        held = {int(p.id): (p.payload or {}).get("id") for p in existing}
+        for doc_id in ids:
+            other = held.get(point_id(doc_id))
+            if other is not None and other != doc_id:
+                raise ConfigError(f"document ids {doc_id!r} and {other!r} share one Qdrant point id; rename one")
+        params = BM25Params(**self.manifest.sparse_params)
+        avg = float(self.manifest.raw["sparse"]["avg_doc_len"])
+        points = [models.PointStruct(id=point_id(p.doc.id), payload=payload(p.doc, p.lang, content_hash(p.doc)),
+                                     vector={DENSE: np.asarray(p.vector, dtype=np.float32).tolist(),
+                                             SPARSE: document_vector(p.tokens, params, avg)}) for p in docs]
+        with self.calls():
+            self.client.upsert(self.name, points=points, wait=True)
+        return ["updated" if point_id(i) in held else "created" for i in ids]
+
+    def delete(self, doc_ids: Sequence[str]) -> list[str]:
+        """Delete the given ids that exist; returns them."""
+        self._check_writable()
+        found = [i for i in dict.fromkeys(doc_ids) if i in self._points(list(dict.fromkeys(doc_ids)))]
+        if found:
+            with self.calls():
+                self.client.delete(self.name, points_selector=models.PointIdsList(points=[point_id(i) for i in found]),
+                                   wait=True)
+        return found
+
+    def compact(self, show_progress: bool = False) -> dict[str, Any]:
+        """Nothing to fold: Qdrant merges and vacuums its segments itself."""
+        self._check_writable()
+        return {}
+
+    def pending(self) -> int:
+        return 0
+
+    def reload(self, verify: bool = True) -> None:
+        """Re-read the manifest (a rebuild switched the alias to a new collection)."""
+        with self.calls():
+            self.manifest = read_manifest(self.client, self.name, self.location)
+
+    def languages(self) -> dict[str, int]:
+        with self.calls():
+            hits = self.client.facet(self.name, key="lang", limit=1000, exact=True).hits
+        return {str(h.value) or "und": int(h.count) for h in hits}
+
+    def stats(self) -> dict[str, Any]:
+        return {"backend": "qdrant", "collection": self.name, "documents": len(self), "languages": self.languages(),
+                "writable": self.writable, "pending_documents": 0, "compactions": 0}
+
+    def release(self) -> None:
+        """Close the connection (local mode: let another process open the directory); reopened on use."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def close(self) -> None:
+        self.release()
