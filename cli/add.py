@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cli.args import add_backend_args, index_target, positive_int, writer_lock
+from cli.args import add_backend_args, add_ray_args, index_target, positive_int, ray_options, writer_lock
 from clir.corpus.formats import FORMATS
 from clir.encoders.models import DEFAULT_BATCH_SIZE
+
+if TYPE_CHECKING:
+    from clir.records import Document, Vectors
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,15 +25,32 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE,
                    help="documents per durable write (and encoder batch)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_args(p)
     add_backend_args(p)
     p.set_defaults(func=run)
+
+
+def _batches(args: argparse.Namespace, fmt: str, encoder: str) -> Iterator[tuple[list[Document], Vectors | None]]:
+    """Batches of the corpus, each one durable write; with --ray, with their vectors encoded on the cluster."""
+    from clir.corpus.readers import read_corpus
+
+    options = ray_options(args)
+    if options is None:
+        docs = iter(read_corpus(args.corpus, fmt))
+        while batch := list(itertools.islice(docs, args.batch_size)):
+            yield batch, None
+        return
+    from indexer.ray_build import CorpusSpec, RayReport, encode_on_ray
+
+    for b in encode_on_ray(CorpusSpec(args.corpus, fmt), options, encoder, None, None, set(), RayReport()):
+        yield b.docs, b.vectors
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from cli.serve import live_augmenter
-    from clir.corpus.readers import count_records, detect_format, read_corpus
+    from clir.corpus.readers import count_records, detect_format
     from clir.index.prepare import prepare_documents
     from clir.index.store import WritableStore
     from clir.search.retriever import Retriever
@@ -40,12 +62,11 @@ def run(args: argparse.Namespace) -> int:
         collection: WritableStore = retriever.store  # type: ignore[assignment]
         collection.auto_compact = False  # `clir compact` (or a server) folds them in
         augmenter = live_augmenter(collection.manifest.raw)
-        docs = iter(read_corpus(args.corpus, fmt))
         total = count_records(args.corpus, fmt)
         bar = tqdm(total=total, desc="add", unit="doc", disable=args.quiet)
         created = updated = unaugmented = 0
-        while batch := list(itertools.islice(docs, args.batch_size)):
-            prepared = prepare_documents(batch, retriever.encoder, args.batch_size)
+        for batch, vectors in _batches(args, fmt, retriever.manifest.encoder_name):
+            prepared = prepare_documents(batch, retriever.encoder, args.batch_size, vectors)
             if augmenter is not None:
                 prepared, plain = augmenter.augment(prepared, [None] * len(prepared), retriever.encoder)
                 unaugmented += len(plain)

@@ -59,13 +59,16 @@ class RayReport:
     """What the summary line says: passages/s overall and per actor."""
 
     documents: int = 0
+    ray_start_s: float | None = None  # joining or starting Ray
+    first_batch_s: float | None = None  # that, the actors loading the encoder and encoding their first batch
     encoded: Counter[str] = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
     def summary(self) -> dict[str, Any]:
         wall = time.perf_counter() - self.started
-        return {"actors": len(self.encoded), "documents": self.documents,
+        return {"actors": len(self.encoded), "documents": self.documents, "ray_start_s": self.ray_start_s,
+                "first_batch_s": self.first_batch_s,
                 "passages_per_s": round(sum(self.encoded.values()) / wall, 2) if wall else None,
                 "per_actor_passages_per_s": {a: round(n / self.seconds[a], 2) if self.seconds.get(a) else None
                                              for a, n in sorted(self.encoded.items())}}
@@ -159,6 +162,7 @@ def _connect(options: RayOptions) -> bool:
     """Join or start Ray; True when this process started it (and stops it at the end)."""
     import ray
 
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # the build's own bar and summary say it
     if ray.is_initialized():
         return False
     quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
@@ -184,18 +188,24 @@ def encode_on_ray(spec: CorpusSpec, options: RayOptions, encoder_spec: str, xqg:
     from indexer.encoding import EncodedBatch
 
     started_here = _connect(options)
+    report.ray_start_s = round(time.perf_counter() - report.started, 3)
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # rows in corpus order, as the writer expects
         ctx.enable_progress_bars = False  # the build's own bar counts documents
-        gpus = 1 if encoder_spec.startswith("st:") and ray.cluster_resources().get("GPU", 0) >= options.actors \
-            else 0
+        resources = ray.cluster_resources()
+        gpus = 1 if encoder_spec.startswith("st:") and resources.get("GPU", 0) >= options.actors else 0
+        # the actors share what the read stage leaves (a 2-CPU machine runs two actors at 0.75 each)
+        cpus = min(options.cpus_per_actor, (resources.get("CPU", 0) - READ_CPUS) / options.actors)
+        if cpus <= 0:
+            raise ConfigError(f"--ray {options.address}: the cluster has {resources.get('CPU', 0)} CPUs, too few "
+                              f"for {options.actors} actors and the read stage")
         written_ref = ray.put(written) if written else None
         ds = ray.data.read_datasource(_source(spec, options.batch_size, written_ref, xqg, xqg_cache),
                                       num_cpus=READ_CPUS)
         ds = ds.map_batches(PassageEncoder, fn_constructor_args=(encoder_spec, options.batch_size, xqg),
-                            concurrency=options.actors, batch_size=options.batch_size, num_gpus=gpus,
-                            num_cpus=options.cpus_per_actor)
+                            compute=ray.data.ActorPoolStrategy(size=options.actors), batch_size=options.batch_size,
+                            num_gpus=gpus, num_cpus=cpus)
         try:
             for b in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 fresh = b["fresh"].astype(bool)
@@ -203,13 +213,15 @@ def encode_on_ray(spec: CorpusSpec, options: RayOptions, encoder_spec: str, xqg:
                     report.encoded[str(actor)] += int(new)
                     report.seconds[str(actor)] = report.seconds.get(str(actor), 0.0) + float(seconds)
                 report.documents += len(fresh)
+                if report.first_batch_s is None:
+                    report.first_batch_s = round(time.perf_counter() - report.started, 3)
                 generated = [[tuple(q) for q in json.loads(g)] for g in b["generated"]] if xqg is not None else None
                 yield EncodedBatch([Document(**json.loads(d)) for d in b["doc"]], fresh.tolist(), generated,
                                    np.asarray(b["vector"], dtype=np.float32)[fresh])
         except RayError as exc:  # a reader's one-line error, raised in the read task
             cause = getattr(exc, "cause", None)
-            if isinstance(cause, ClirError):
-                raise type(cause)(str(cause)) from None
+            if isinstance(cause, ClirError):  # the reader's line, without what Ray appends to it
+                raise type(cause)(str(cause).splitlines()[0]) from None
             raise
     finally:
         if started_here:

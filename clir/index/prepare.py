@@ -7,7 +7,7 @@ from typing import Protocol
 
 from clir.encoders.models import Encoder
 from clir.index.delta import PreparedDocument
-from clir.records import Document, passage_text
+from clir.records import Document, Vectors, passage_text
 from clir.text.analyzers import analyze_batch
 from clir.text.langid import detect_langs
 
@@ -29,16 +29,18 @@ class QueryAugmenter(Protocol):
         ...
 
 
-def prepare_documents(docs: Sequence[Document], encoder: Encoder, batch_size: int | None = None
-                      ) -> list[PreparedDocument]:
+def prepare_documents(docs: Sequence[Document], encoder: Encoder, batch_size: int | None = None,
+                      vectors: Vectors | None = None) -> list[PreparedDocument]:
     """As `clir index` does it: the given language or a detected one, that language's analyzer over title
-    and text, and the encoder's passage vector of the same text."""
+    and text, and the encoder's passage vector of the same text (unless `vectors` holds them already:
+    encoded on a Ray cluster)."""
     texts = [passage_text(d) for d in docs]
     langs: list[str | None] = [d.lang.lower() if d.lang else None for d in docs]
     missing = [i for i, lang in enumerate(langs) if lang is None]
     for i, (lang, _prob) in zip(missing, detect_langs([texts[i] for i in missing]), strict=True):
         langs[i] = lang
     tokens = analyze_batch(texts, langs)
-    vectors = encoder.encode_passages(texts, batch_size=batch_size)
+    if vectors is None:
+        vectors = encoder.encode_passages(texts, batch_size=batch_size)
     return [PreparedDocument(d, lang, toks, vec)
             for d, lang, toks, vec in zip(docs, langs, tokens, vectors, strict=True)]
