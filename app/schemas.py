@@ -60,6 +60,10 @@ class SearchOptions(BaseModel):
     query_lang: str | None = Field(None, min_length=2, max_length=12, pattern=LANG_PATTERN)
     filter: FilterOptions | None = None
     include_text: StrictBool = False
+    language_balance: StrictBool = Field(True, description="in a multilingual collection, take dense candidates "
+                                         "from every document language and shift each language's scores by its "
+                                         "mean, so that no language is preferred as such; no effect on a "
+                                         "collection in one language")
 
 
 def _encodable(value: str) -> str:

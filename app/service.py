@@ -113,7 +113,8 @@ class SearchService:
         except ConfigError as exc:
             raise QueryError("filter" if options.filter else "fusion", str(exc)) from exc
         depth = options.fusion.depth or self.settings.default_depth
-        return {"k": options.k, "mode": options.mode, "fusion": fusion, "filter": flt, "depth": depth}
+        return {"k": options.k, "mode": options.mode, "fusion": fusion, "filter": flt, "depth": depth,
+                "language_balance": options.language_balance}
 
     # -- search --------------------------------------------------------------------------------
 

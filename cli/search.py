@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--lang", default=None, help="query language (ISO 639-1); detected when omitted")
     p.add_argument("--encoder", default=None, help="query encoder; must equal the index's (default: the index's)")
     p.add_argument("--json", action="store_true", help="print one JSON object (the service's /search response)")
+    p.add_argument("--no-language-balance", action="store_true",
+                   help="in a multilingual collection, do not balance document languages (docs/fusion.md)")
     p.add_argument("query")
     add_backend_args(p)
     p.set_defaults(func=run)
@@ -29,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from clir.search.retriever import Retriever
 
     retriever = Retriever.open(index_target(args, args.index, "--index"), encoder=args.encoder)
-    result = retriever.search(args.query, k=args.k, mode=args.mode, query_lang=args.lang, depth=args.depth)
+    result = retriever.search(args.query, k=args.k, mode=args.mode, query_lang=args.lang, depth=args.depth,
+                              language_balance=not args.no_language_balance)
     if args.json:
         print(json.dumps(result_payload(result), ensure_ascii=False))
     else:

@@ -43,10 +43,11 @@ class RemoteSearcher:
 
     def search_batch(self, queries: Sequence[str], *, k: int, depth: int | None = None,
                      query_langs: Sequence[str | None] | None = None, mode: str = "hybrid",
-                     fusion: FusionParams | None = None) -> list[SearchResult]:
+                     fusion: FusionParams | None = None, language_balance: bool = True) -> list[SearchResult]:
         langs = list(query_langs) if query_langs is not None else [None] * len(queries)
         body = {"queries": [{"query": q, "query_lang": lang} for q, lang in zip(queries, langs, strict=True)],
-                "k": k, "mode": mode, "fusion": _fusion_options(fusion or FusionParams(), depth)}
+                "k": k, "mode": mode, "fusion": _fusion_options(fusion or FusionParams(), depth),
+                "language_balance": language_balance}
         response = self.client.post("/search/batch", json=body)
         if response.status_code != 200:
             raise ClirError(f"POST /search/batch answered {response.status_code}: {response.text[:300]}")

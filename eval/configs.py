@@ -9,9 +9,12 @@ from clir.errors import ConfigError
 from clir.search.fusion import DEFAULT_RRF_K, FusionParams
 
 # Named configurations: keyword arguments for search_batch. `hybrid` is the service's default
-# (language-aware fusion); `rrf` and `linear` are the naive fusions it is compared with.
+# (language-aware fusion, language balance); `rrf` and `linear` are the naive fusions it is compared with;
+# `dense-plain` and `hybrid-plain` leave language balance off (the same as the others on one language).
 CONFIGS: dict[str, dict[str, Any]] = {
     "dense": {"mode": "dense"},
+    "dense-plain": {"mode": "dense", "language_balance": False},
+    "hybrid-plain": {"mode": "hybrid", "fusion": FusionParams(), "language_balance": False},
     "sparse": {"mode": "sparse"},
     "hybrid": {"mode": "hybrid", "fusion": FusionParams()},
     "rrf": {"mode": "hybrid", "fusion": FusionParams(method="rrf", rrf_k=DEFAULT_RRF_K)},

@@ -89,6 +89,29 @@ def import_tatoeba(src: Path, pair: str, out: Path, *, overwrite: bool = False) 
     return _write_atomically(out, lambda tmp: write_beir(tmp, docs, queries, qrels), overwrite)
 
 
+def import_tatoeba_pool(src: Path, out: Path, *, per_pair: int = 125, overwrite: bool = False) -> dict[str, int]:
+    """All 16 Tatoeba pairs in one collection: the non-English sides as documents (16 languages), the
+    first `per_pair` English sentences of each pair as queries, each with exactly one relevant document
+    (its translation): the pool where only one language holds the answer."""
+    src, out = Path(src), Path(out)
+    if per_pair < 1:
+        raise CorpusError(f"per_pair must be at least 1, got {per_pair}")
+    docs: list[Document] = []
+    queries: list[Query] = []
+    qrels: Qrels = {}
+    for xxx, lang in TATOEBA_LANGS.items():
+        doc_path, query_path = src / f"tatoeba.{xxx}-eng.{xxx}", src / f"tatoeba.{xxx}-eng.eng"
+        docs_text, queries_text = _read_sentences(doc_path), _read_sentences(query_path)
+        if len(docs_text) != len(queries_text):
+            raise CorpusError(f"{doc_path}: {len(docs_text)} lines but {query_path.name} has {len(queries_text)}; "
+                              "the two sides must be line-aligned")
+        docs += [Document(id=f"{xxx}-{i}", text=t, lang=lang) for i, t in enumerate(docs_text)]
+        for i, text in enumerate(queries_text[:per_pair]):
+            queries.append(Query(id=f"eng-{xxx}-{i}", text=text, lang="en"))
+            qrels[f"eng-{xxx}-{i}"] = {f"{xxx}-{i}": 1}
+    return _write_atomically(out, lambda tmp: write_beir(tmp, docs, queries, qrels), overwrite)
+
+
 # --------------------------------------------------------------------------- XQuAD-R
 
 

@@ -10,7 +10,7 @@ import pytest
 from clir.corpus.readers import detect_format, read_corpus, read_qrels, read_queries
 from clir.errors import CorpusError
 from clir.records import Query
-from indexer.importers import import_tatoeba, import_xquad_r
+from indexer.importers import TATOEBA_LANGS, import_tatoeba, import_tatoeba_pool, import_xquad_r
 
 
 def make_tatoeba(src: Path, xxx: str, pairs: list[tuple[str, str]]) -> Path:
@@ -39,6 +39,25 @@ def test_tatoeba_import(tmp_path: Path) -> None:
     assert read_qrels(out) == {"eng-0": {"fra-0": 1}, "eng-1": {"fra-1": 1}, "eng-2": {"fra-2": 1}}
     # Nothing but the finished folder is left next to it.
     assert [p.name for p in out.parent.iterdir()] == ["tatoeba-fra"]
+
+
+def test_tatoeba_pool(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for xxx in TATOEBA_LANGS:
+        (src / f"tatoeba.{xxx}-eng.{xxx}").write_text(f"{xxx} one\n{xxx} two\n{xxx} three\n", encoding="utf-8")
+        (src / f"tatoeba.{xxx}-eng.eng").write_text(f"one {xxx}\ntwo {xxx}\nthree {xxx}\n", encoding="utf-8")
+    counts = import_tatoeba_pool(src, tmp_path / "pool", per_pair=2)
+    assert counts == {"documents": 48, "queries": 32, "qrels": 32}
+    docs = {d.id: d for d in read_corpus(tmp_path / "pool")}
+    assert len({d.lang for d in docs.values()}) == 16 and docs["fra-2"].text == "fra three"
+    queries = list(read_queries(tmp_path / "pool" / "queries.jsonl"))
+    assert [q.id for q in queries][:2] == ["eng-fra-0", "eng-fra-1"] and queries[0].text == "one fra"
+    qrels = read_qrels(tmp_path / "pool" / "qrels" / "test.tsv")
+    assert qrels["eng-jpn-1"] == {"jpn-1": 1}
+    (src / "tatoeba.deu-eng.deu").write_text("only one\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="line-aligned"):
+        import_tatoeba_pool(src, tmp_path / "pool2")
 
 
 def test_tatoeba_language_codes(tmp_path: Path) -> None:

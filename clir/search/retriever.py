@@ -26,6 +26,9 @@ from clir.text.langid import resolve_query_lang
 
 DEFAULT_FUSION = FusionParams()
 Encode = Callable[[Sequence[str]], Vectors]
+# Language balance: dense candidates taken per document language, and each language's scores shifted
+# by the mean of its best BALANCE_QUOTA (docs/fusion.md, "Multilingual collections").
+BALANCE_QUOTA = 20
 
 
 def _ms(start: float) -> float:
@@ -123,16 +126,42 @@ class Retriever:
 
     def search(self, query: str, *, k: int = DEFAULT_K, mode: str = "hybrid", query_lang: str | None = None,
                depth: int | None = None, fusion: FusionParams | None = None,
-               filter: Filter | None = None) -> SearchResult:
+               filter: Filter | None = None, language_balance: bool = True) -> SearchResult:
         return self.search_batch([query], k=k, mode=mode, query_langs=[query_lang], depth=depth, fusion=fusion,
-                                 filter=filter)[0]
+                                 filter=filter, language_balance=language_balance)[0]
+
+    def balanced_languages(self, flt: Filter | None) -> list[str]:
+        """The document languages a balanced search takes candidates from: the collection's (those the
+        filter allows); fewer than two means nothing to balance."""
+        langs = [lang for lang in self.store.manifest.languages if lang != "und"]
+        return sorted(lang for lang in langs if flt is None or not flt.langs or lang in flt.langs)
+
+    def _balanced_dense(self, store: IndexStore, vectors: Vectors, depth: int, flt: Filter | None,
+                        langs: list[str]) -> tuple[list[Ranked], list[dict[str, float]]]:
+        """Dense candidates from every language (a quota each), each language's cosines shifted by the
+        mean of its best BALANCE_QUOTA so that no language is preferred as such; the shift per language."""
+        quota = max(BALANCE_QUOTA, -(-depth // len(langs)))
+        metadata = dict(flt.metadata) if flt is not None else None
+        per_lang = {lang: store.dense_search(vectors, quota, Filter.make([lang], metadata)) for lang in langs}
+        lists, shifts = [], []
+        for i in range(len(vectors)):
+            means = {lang: float(r[i].scores[:BALANCE_QUOTA].mean()) for lang, r in per_lang.items() if len(r[i])}
+            centre = float(np.mean(list(means.values()))) if means else 0.0
+            shift = {lang: centre - mean for lang, mean in means.items()}
+            rows = np.concatenate([per_lang[lang][i].rows for lang in means] or [np.zeros(0, np.int64)])
+            scores = np.concatenate([per_lang[lang][i].scores + np.float32(shift[lang]) for lang in means]
+                                    or [np.zeros(0, np.float32)])
+            lists.append(Ranked.top_of(rows, scores, len(rows)))
+            shifts.append(shift)
+        return lists, shifts
 
     def search_batch(self, queries: Sequence[str], *, k: int = DEFAULT_K, mode: str = "hybrid",
                      query_langs: Sequence[str | None] | None = None, depth: int | None = None,
                      fusion: FusionParams | None = None, filter: Filter | None = None,
-                     encode: Encode | None = None) -> list[SearchResult]:
+                     encode: Encode | None = None, language_balance: bool = True) -> list[SearchResult]:
         """Search several queries; their vectors are encoded as one batch (by `encode` when given:
-        the service's micro-batcher, the evaluator's memo)."""
+        the service's micro-batcher, the evaluator's memo). `language_balance` ranks a multilingual
+        collection's documents without preferring the query's language (a no-op on one language)."""
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
         if k < 1:
@@ -152,19 +181,24 @@ class Retriever:
             sparse = [self.sparse_matches(q, lang, filter, store) for q, lang in zip(queries, langs, strict=True)]
         timing["sparse"] = _ms(start)
         dense = [Ranked.empty()] * len(queries)
+        shifts: list[dict[str, float] | None] = [None] * len(queries)
         vectors = np.zeros((len(queries), 0), dtype=np.float32)
         if mode != "sparse":
             start = time.perf_counter()
             vectors = (encode or self.encoder.encode_queries)(queries)
             timing["encode"] = _ms(start)
             start = time.perf_counter()
-            dense = store.dense_search(vectors, depth, filter)
+            balanced = self.balanced_languages(filter) if language_balance else []
+            if len(balanced) > 1:
+                dense, shifts = self._balanced_dense(store, vectors, depth, filter, balanced)  # type: ignore[assignment]
+            else:
+                dense = store.dense_search(vectors, depth, filter)
             timing["dense"] = _ms(start)
         results = []
         for i, query in enumerate(queries):
             start = time.perf_counter()
             if mode == "hybrid":
-                c = self.candidates(vectors[i], dense[i], sparse[i], depth, store)
+                c = self.candidates(vectors[i], dense[i], sparse[i], depth, store, shifts[i])
                 hits = self._fused_hits(store, c, langs[i], k, fusion)
             elif mode == "dense":
                 hits = self._list_hits(store, dense[i].top(k), "dense")
@@ -177,8 +211,9 @@ class Retriever:
         return results
 
     def candidates(self, vector: Vectors, dense: Ranked, sparse_matches: SparseMatches, depth: int,
-                   store: IndexStore | None = None) -> Candidates:
-        """Union of the dense and sparse top-`depth` lists with exact scores from both sides."""
+                   store: IndexStore | None = None, shift: dict[str, float] | None = None) -> Candidates:
+        """Union of the dense and sparse top-`depth` lists with exact scores from both sides (the dense
+        scores of BM25-only rows shifted as their language's are, under language balance)."""
         store = store or self.store
         sparse = sparse_matches.top(depth)
         # One sort of the dense rows answers both "which sparse rows are new" and "where does each
@@ -189,7 +224,11 @@ class Retriever:
         extra_at = np.flatnonzero(~shared)
         extra = sparse.rows[extra_at]
         rows = np.concatenate([dense.rows, extra])
-        dense_scores = np.concatenate([dense.scores, store.dense_scores(vector, extra)])
+        extra_dense = store.dense_scores(vector, extra)
+        if shift and len(extra):
+            extra_dense = extra_dense + np.asarray([shift.get(str(lang), 0.0) for lang in store.langs(extra)],
+                                                   dtype=np.float32)
+        dense_scores = np.concatenate([dense.scores, extra_dense])
         sparse_top = np.zeros(depth, dtype=np.float32)
         sparse_top[: len(sparse)] = sparse.scores
         # rows start with the dense list in its order, then the sparse-only rows in sparse order
