@@ -159,3 +159,26 @@ def test_clir_add_encodes_a_large_upsert_on_ray(ray_cluster, mini_index: Path, t
         a, b = ours.search(query, k=5, mode="dense").hits, theirs.search(query, k=5, mode="dense").hits
         assert [h.id for h in a] == [h.id for h in b]
         np.testing.assert_allclose([h.score for h in a], [h.score for h in b], atol=1e-6)
+
+
+def test_xqg_runs_in_the_ray_pipeline_and_builds_the_same_index(ray_cluster, tmp_path: Path):
+    from dataclasses import replace
+
+    from indexer.xqg.config import XQGConfig
+
+    oracle = tmp_path / "queries.jsonl"
+    queries = {"fr-cat": ["where does the cat sleep", "cat on the sofa"], "de-bike": ["stolen bicycle"]}
+    oracle.write_text("".join(json.dumps({"docid": d, "text": "-", "generated_queries": {"en": q}}) + "\n"
+                              for d, q in queries.items()), encoding="utf-8")
+    xqg = XQGConfig(generator=f"file:{oracle}", langs=["en"], n=2)
+    plain = build_index(read_corpus(MINI_CORPUS), tmp_path / "plain",
+                        BuildConfig(show_progress=False, xqg=replace(xqg, cache=tmp_path / "plain.cache.jsonl")))
+    ray_config = BuildConfig(show_progress=False, xqg=replace(xqg, cache=tmp_path / "ray.cache.jsonl"),
+                             ray=RayOptions(actors=2, batch_size=4))
+    built = build_index(read_corpus(MINI_CORPUS), tmp_path / "ray", ray_config, source=CorpusSpec(MINI_CORPUS))
+    assert built.raw["xqg"]["queries_generated"] == plain.raw["xqg"]["queries_generated"] == 3
+    a = LocalIndex.open(tmp_path / "plain").dense.reconstruct(np.arange(24))
+    b = LocalIndex.open(tmp_path / "ray").dense.reconstruct(np.arange(24))
+    np.testing.assert_allclose(b, a, atol=1e-6)  # blended in the actors as in a plain build
+    bm25 = [name for name in load_manifest(tmp_path / "plain").files if name.startswith("bm25/")]
+    _same_files(tmp_path / "ray", tmp_path / "plain", bm25)  # the generated queries expand BM25 alike
