@@ -140,6 +140,9 @@ def test_writes_filters_and_ids(tmp_path: Path, mini_qdrant: QdrantTarget):
             found = view.dense_search(vector, 30, flt)[0]
             assert view.ids(found.rows.tolist()) == expected, flt
         assert store.missing(["m1", "nope"]) == ["nope"] and store.document("m2").metadata["n"] == 2.5
+        rows = np.asarray([point_id("m1"), point_id("deleted meanwhile")], dtype=np.int64)
+        scores = store.view().dense_scores(prepared[0].vector, rows)  # a point gone since its search: no error
+        assert scores[0] == pytest.approx(1.0, abs=1e-5) and scores[1] == -1.0
         assert store.delete(["m1", "nope"]) == ["m1"] and store.document("m1") is None
         assert len(store) == 25
     finally:

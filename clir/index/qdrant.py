@@ -154,8 +154,11 @@ class QdrantView:
         with self.store.calls():
             points = self.store.client.retrieve(self.store.name, ids=[int(r) for r in rows], with_vectors=[DENSE])
         stored = {int(p.id): p.vector[DENSE] for p in points}
-        matrix = np.asarray([stored[int(r)] for r in rows], dtype=np.float32)
-        scores: Scores = matrix @ np.asarray(vector, dtype=np.float32)
+        scores: Scores = np.full(len(rows), -1.0, dtype=np.float32)  # deleted since the search: the lowest cosine
+        found = [i for i, r in enumerate(rows.tolist()) if int(r) in stored]
+        if found:
+            matrix = np.asarray([stored[int(rows[i])] for i in found], dtype=np.float32)
+            scores[found] = matrix @ np.asarray(vector, dtype=np.float32)
         return scores
 
     def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> QdrantSparse:
