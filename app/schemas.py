@@ -59,7 +59,11 @@ class SearchOptions(BaseModel):
     fusion: FusionOptions = Field(default_factory=FusionOptions)
     query_lang: str | None = Field(None, min_length=2, max_length=12, pattern=LANG_PATTERN)
     filter: FilterOptions | None = None
+    offset: JsonInt = Field(0, ge=0, description="hits to skip, for paging: the hits ranked offset + 1 .. "
+                            "offset + k of the same ranking; offset + k at most the server's max_k")
     include_text: StrictBool = False
+    snippet: StrictBool = Field(False, description="add to each hit a short window of its text around the "
+                                "query's matching terms, marked by offsets (see Snippet)")
     language_balance: StrictBool = Field(True, description="in a multilingual collection, take dense candidates "
                                          "from every document language and shift each language's scores by its "
                                          "mean, so that no language is preferred as such; no effect on a "
@@ -116,6 +120,16 @@ class Component(BaseModel):
     rank: int | None
 
 
+class SnippetOut(BaseModel):
+    text: str = Field(description="a window of the document's text")
+    highlights: list[tuple[int, int]] = Field(
+        description="[start, end) of each matched term in `text`, in Unicode code points (not UTF-16 units)")
+    source: Literal["lexical", "dense", "opening"] = Field(
+        description="lexical: around the query's matching terms (BM25's analyzers: stems, CJK bigrams); dense: no "
+                    "term matched, the sentence most similar to the query; opening: no term matched, the text's start")
+    start: int = Field(description="where `text` starts in the document's text (code points)")
+
+
 class HitOut(BaseModel):
     id: str
     rank: int
@@ -126,6 +140,7 @@ class HitOut(BaseModel):
     title: str
     text: str | None = None
     metadata: dict[str, Any] | None = None
+    snippet: SnippetOut | None = None
 
 
 class Timing(BaseModel):

@@ -23,7 +23,7 @@ from clir.files import WriterLock, recover_unlocked
 from clir.index.collection import Collection
 from clir.index.prepare import QueryAugmenter
 from clir.index.store import WritableStore
-from clir.records import Filter
+from clir.records import Filter, SearchResult
 from clir.search.fusion import FusionParams
 from clir.search.render import result_payload
 from clir.search.retriever import Retriever
@@ -107,6 +107,8 @@ class SearchService:
     def _common(self, options: SearchOptions) -> dict[str, Any]:
         if options.k > self.settings.max_k:
             raise QueryError("k", f"k must be at most {self.settings.max_k}")
+        if options.offset + options.k > self.settings.max_k:
+            raise QueryError("offset", f"offset + k must be at most {self.settings.max_k}")
         try:
             flt = Filter.make(options.filter.lang, options.filter.metadata) if options.filter else None
             fusion = fusion_params(options.fusion)
@@ -114,7 +116,11 @@ class SearchService:
             raise QueryError("filter" if options.filter else "fusion", str(exc)) from exc
         depth = options.fusion.depth or self.settings.default_depth
         return {"k": options.k, "mode": options.mode, "fusion": fusion, "filter": flt, "depth": depth,
-                "language_balance": options.language_balance}
+                "language_balance": options.language_balance, "offset": options.offset}
+
+    def _payload(self, result: SearchResult, options: SearchOptions, cut: bool) -> dict[str, Any]:
+        snippets = self.retriever.snippets(result) if options.snippet else None
+        return result_payload(result, options.include_text, snippets) | {"query_truncated": cut}
 
     # -- search --------------------------------------------------------------------------------
 
@@ -132,7 +138,7 @@ class SearchService:
         finally:
             with self._inflight_lock:
                 self._inflight -= 1
-        return result_payload(result, options.include_text) | {"query_truncated": cut}
+        return self._payload(result, options, cut)
 
     def search_batch(self, queries: list[str | BatchQuery], options: SearchOptions) -> dict[str, Any]:
         if len(queries) > self.settings.max_batch:
@@ -148,8 +154,7 @@ class SearchService:
         start = time.perf_counter()
         results = self.retriever.search_batch(texts, query_langs=langs, **common)
         total = round((time.perf_counter() - start) * 1000, 3)
-        return {"results": [result_payload(r, options.include_text) | {"query_truncated": cut}
-                            for r, cut in zip(results, cuts, strict=True)],
+        return {"results": [self._payload(r, options, cut) for r, cut in zip(results, cuts, strict=True)],
                 "timing_ms": {"total": total, "per_query": round(total / len(results), 3)}}
 
     def document(self, doc_id: str) -> dict[str, Any] | None:

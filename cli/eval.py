@@ -14,6 +14,7 @@ from clir.corpus.formats import DATASET_FORMATS
 from clir.errors import ConfigError
 from clir.search.options import DEFAULT_DEPTH
 from eval.configs import CONFIGS, resolve_configs
+from eval.runner import EVAL_BATCH
 
 # Evaluating loads the encoder, FAISS, pyarrow and ir-measures: `run` imports them, so other commands need not.
 
@@ -30,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--configs", default="dense,sparse,hybrid", help=f"comma-separated, from {', '.join(CONFIGS)}")
     p.add_argument("--baseline", default="dense", help="config the others are tested against")
     p.add_argument("--depth", type=positive_int, default=DEFAULT_DEPTH, help="documents retrieved per query")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="queries encoded per batch")
+    p.add_argument("--batch-size", type=positive_int, default=EVAL_BATCH, help="queries per search batch")
     p.add_argument("--max-queries", type=positive_int, default=None, help="evaluate a reproducible sample")
     p.add_argument("--sample-seed", type=int, default=0)
     p.add_argument("--embed-cache", type=Path, default=None, help="reuse query vectors from this cache folder")

@@ -119,6 +119,10 @@ class Ranked:
     def top(self, k: int) -> Ranked:
         return Ranked(self.rows[:k], self.scores[:k])
 
+    def page(self, offset: int, k: int) -> Ranked:
+        """Ranks offset + 1 .. offset + k."""
+        return Ranked(self.rows[offset:offset + k], self.scores[offset:offset + k])
+
 
 # Below this many rows, `Ranked.top_of` sorts them all instead of partitioning first.
 _SORT_ALL = 1024
@@ -193,6 +197,8 @@ class SearchResult:
     timing_ms: dict[str, float] = field(default_factory=dict)
     # the index store view the hits' rows refer to (clir.index.store.IndexStore.view), for rendering
     view: Any = field(default=None, repr=False, compare=False)
+    # the query's dense vector (None in sparse mode), for snippets chosen by dense similarity
+    vector: Any = field(default=None, repr=False, compare=False)
 
 
 def content_hash(doc: Document) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +74,19 @@ class EvalDataset:
         """The language of a query's relevant documents, or 'mixed' when they span several."""
         langs = {self.doc_langs.get(doc) or "und" for doc, rel in self.qrels[qid].items() if rel > 0}
         return langs.pop() if len(langs) == 1 else ("mixed" if langs else "none")
+
+    def qrels_by_doc_lang(self, qids: Sequence[str]) -> dict[str, Qrels]:
+        """For the queries whose relevant documents span languages, each language's judgements alone
+        (language -> qrels of the queries with a relevant document in it): where does the query's
+        relevant document in that language rank among everything else."""
+        out: dict[str, Qrels] = {}
+        for qid in qids:
+            if self.relevant_langs(qid) != "mixed":
+                continue
+            for doc, rel in self.qrels[qid].items():
+                if rel > 0:
+                    out.setdefault(self.doc_langs.get(doc) or "und", {}).setdefault(qid, {})[doc] = rel
+        return out
 
 
 def _sample(qrels: Qrels, max_queries: int | None, seed: int) -> Qrels:

@@ -31,6 +31,8 @@ def build_metrics(run: EvalRun, *, dataset: dict[str, Any], index: dict[str, Any
         for pair in sorted(set(pairs.tolist())):
             mask = pairs == pair
             per_language[c][pair] = {"queries": int(mask.sum()), **means(matrices[c][mask])}
+    per_doc_lang = {c: {lang: {"queries": len(m), **means(m)} for lang, m in run.doc_lang_matrices(c).items()}
+                    for c in configs}
     significance: dict[str, Any] = {}
     if baseline and baseline in matrices:
         significance = {
@@ -45,6 +47,7 @@ def build_metrics(run: EvalRun, *, dataset: dict[str, Any], index: dict[str, Any
     return {
         "configs": {c: means(matrices[c]) for c in configs},
         "per_language": per_language,
+        "per_document_language": per_doc_lang if any(per_doc_lang.values()) else {},
         "significance": significance,
         "dataset": dataset,
         "index": index,
@@ -97,6 +100,17 @@ def render_markdown(metrics: dict[str, Any], title: str = "Evaluation") -> str:
         cells = [f"{metrics['per_language'][c][pair]['nDCG@10']:.4f} / {metrics['per_language'][c][pair]['RR@10']:.4f}"
                  for c in configs]
         lines.append(f"| {pair} | {first.get('queries', 0)} | " + " | ".join(cells) + " |")
+    by_doc = metrics.get("per_document_language") or {}
+    if by_doc:
+        langs = sorted({lang for per in by_doc.values() for lang in per})
+        lines += ["", "## Per relevant-document language: AP@100 / RR@10 / R@100",
+                  "", "Queries whose relevant documents span languages, judged on one language's relevant "
+                  "documents at a time: how well each language's copy is ranked.", "",
+                  "| document language | queries | " + " | ".join(configs) + " |", "|---" * (len(configs) + 2) + "|"]
+        for lang in langs:
+            cells = [f"{by_doc[c][lang]['AP@100']:.4f} / {by_doc[c][lang]['RR@10']:.4f} / "
+                     f"{by_doc[c][lang]['R@100']:.4f}" for c in configs]
+            lines.append(f"| {lang} | {by_doc[configs[0]][lang]['queries']} | " + " | ".join(cells) + " |")
     if metrics.get("warnings"):
         lines += ["", "## Warnings", ""]
         lines += [f"- {kind}: {w['count']} (e.g. {', '.join(w['examples'])})"

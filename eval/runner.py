@@ -21,6 +21,9 @@ from clir.search.options import DEFAULT_DEPTH
 from eval.dataset import EvalDataset
 from eval.measures import Run, per_query
 
+# Queries per search_batch call (`clir eval --batch-size`): one encoder batch (QUERY_BATCH_SIZE).
+EVAL_BATCH = 128
+
 
 class Searcher(Protocol):
     def search_batch(self, queries: Sequence[str], *, k: int, depth: int | None,
@@ -42,11 +45,17 @@ class EvalRun:
     query_langs: list[str] = field(default_factory=list)
     doc_langs: list[str] = field(default_factory=list)
     values: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    # config -> relevant-document language -> measures of the queries whose relevant documents span
+    # languages, judged on that language's relevant documents alone (EvalDataset.qrels_by_doc_lang)
+    by_doc_lang: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
     seconds: float = 0.0
 
     def matrix(self, config: str) -> np.ndarray:
         parts = self.values.get(config, [])
         return np.vstack(parts) if parts else np.zeros((0, 0))
+
+    def doc_lang_matrices(self, config: str) -> dict[str, np.ndarray]:
+        return {lang: np.vstack(parts) for lang, parts in sorted(self.by_doc_lang.get(config, {}).items())}
 
 
 def check_index(searcher: Searcher, dataset: EvalDataset) -> None:
@@ -60,10 +69,10 @@ def check_index(searcher: Searcher, dataset: EvalDataset) -> None:
 
 
 def run_evaluation(searcher: Searcher, dataset: EvalDataset, configs: dict[str, dict[str, Any]], out: Path, *,
-                   depth: int = DEFAULT_DEPTH, batch_size: int = 64, show_progress: bool = True) -> EvalRun:
+                   depth: int = DEFAULT_DEPTH, batch_size: int = EVAL_BATCH, show_progress: bool = True) -> EvalRun:
     check_index(searcher, dataset)
     out.mkdir(parents=True, exist_ok=True)
-    result = EvalRun(values={name: [] for name in configs})
+    result = EvalRun(values={name: [] for name in configs}, by_doc_lang={name: {} for name in configs})
     started = time.perf_counter()
     bar = tqdm(total=dataset.n_queries, desc="eval", unit="q", disable=not show_progress)
     with ExitStack() as stack:
@@ -72,6 +81,7 @@ def run_evaluation(searcher: Searcher, dataset: EvalDataset, configs: dict[str, 
             texts = [q.text for q in batch]
             ids = [q.id for q in batch]
             resolved: list[str | None] = [q.lang for q in batch]
+            split = dataset.qrels_by_doc_lang(ids)
             for name, options in configs.items():
                 hits = searcher.search_batch(texts, k=depth, depth=depth, query_langs=[q.lang for q in batch],
                                              **options)
@@ -79,6 +89,8 @@ def run_evaluation(searcher: Searcher, dataset: EvalDataset, configs: dict[str, 
                 files[name].writelines(trec_line(qid, doc, rank, score, name)
                                        for qid in ids for rank, (doc, score) in enumerate(run[qid], 1))
                 result.values[name].append(per_query(dataset.qrels, run, ids))
+                for lang, qrels in split.items():
+                    result.by_doc_lang[name].setdefault(lang, []).append(per_query(qrels, run, list(qrels)))
                 resolved = [lang or r.query_lang for lang, r in zip(resolved, hits, strict=True)]
             result.qids.extend(ids)
             result.query_langs.extend(lang or "und" for lang in resolved)

@@ -246,3 +246,13 @@ def test_resolve_query_lang() -> None:
 def test_bad_hint_is_a_config_error(hint: str) -> None:
     with pytest.raises(ConfigError):
         resolve_query_lang("hello", hint, None)
+
+
+def test_scripts_of_language_tags() -> None:
+    from clir.text.scripts import script_of
+
+    assert script_of("pt-BR") == script_of("vie") == script_of("en") == "Latn"
+    assert script_of("ru") == script_of("ukr") == "Cyrl"
+    assert script_of("cmn") == script_of("zh-Hant") == "Hani"
+    assert script_of("th") == "Thai" and script_of("ar") == "Arab"
+    assert script_of("xx") is None and script_of(None) is None and script_of("") is None

@@ -109,6 +109,16 @@ def test_clir_eval_matches_hand_computation_and_ir_measures(mini_index: Path, mi
     assert {r["doc_lang"] for r in rows if r["qid"] == "q-water"} == {"mixed"}
     per_lang = metrics["per_language"]["dense"]
     assert per_lang["en->fr"]["queries"] == 1 and per_lang["en->mixed"]["queries"] == 2
+    # Queries whose relevant documents span languages, judged on one language's documents at a time.
+    langs = {"de-bike": "de", "fr-train": "fr", "fr-rain": "fr", "ar-sea": "ar", "nl-canal": "nl"}
+    ranked = {qid: [doc for doc, _ in docs] for qid, docs in _read_run(out / "dense.run").items()}
+    by_doc = metrics["per_document_language"]["dense"]
+    assert set(by_doc) == {"ar", "de", "fr", "nl"} and by_doc["fr"]["queries"] == 2
+    for lang, values in by_doc.items():
+        judged = {q: {d: r for d, r in QRELS[q].items() if langs[d] == lang} for q in ("q-bike", "q-water")}
+        by_hand = [_rr10_by_hand(ranked[q], docs) for q, docs in judged.items() if docs]
+        assert values["RR@10"] == pytest.approx(np.mean(by_hand), abs=1e-9)
+    assert "## Per relevant-document language" in (out / "report.md").read_text()
     assert set(metrics["significance"]["p_values"]) == {"sparse", "hybrid"}
     assert (out / "report.png").stat().st_size > 10_000
     assert "| dense |" in (out / "report.md").read_text()

@@ -7,7 +7,7 @@ import pytest
 
 from clir.errors import ConfigError
 from clir.records import Ranked
-from clir.search.fusion import Candidates, FusionParams, fuse
+from clir.search.fusion import OTHER_SCRIPT, SAME_LANGUAGE, SAME_SCRIPT, Candidates, FusionParams, fuse
 from clir.search.retriever import Retriever
 
 
@@ -95,7 +95,7 @@ def _candidates(dense_rows, dense_scores, sparse_rows, sparse_scores) -> Candida
 
 def test_rrf_by_hand():
     c = _candidates([5, 3, 9], [0.9, 0.8, 0.1], [3, 7], [12.0, 4.0])
-    scores = fuse(c, FusionParams(method="rrf", dense_weight=1.0, sparse_weight=2.0, rrf_k=60), np.zeros(10, bool))
+    scores = fuse(c, FusionParams(method="rrf", dense_weight=1.0, sparse_weight=2.0, rrf_k=60), np.zeros(10, np.int8))
     expected = {5: 1 / 61, 3: 1 / 62 + 2 / 61, 9: 1 / 63, 7: 2 / 62}
     fused = Ranked.top_of(c.rows, scores)
     assert fused.rows[:4].tolist() == sorted(expected, key=lambda r: -expected[r])
@@ -107,29 +107,27 @@ def test_rrf_by_hand():
 def test_linear_by_hand():
     c = _candidates([5, 3], [0.9, 0.5], [3, 7], [10.0, 5.0])
     params = FusionParams(method="linear", dense_weight=1.0, sparse_weight=0.5, normalization="minmax")
-    scores = fuse(c, params, np.zeros(10, bool))
+    scores = fuse(c, params, np.zeros(10, np.int8))
     dense_mm = (c.dense - 0.1) / 0.8
     sparse_mm = c.sparse / 10.0
     np.testing.assert_allclose(scores, dense_mm + 0.5 * sparse_mm, rtol=1e-6)
-    z = fuse(c, replace(params, normalization="zscore"), np.zeros(10, bool))
+    z = fuse(c, replace(params, normalization="zscore"), np.zeros(10, np.int8))
     np.testing.assert_allclose(z, (c.dense - c.dense.mean()) / c.dense.std()
                                + 0.5 * (c.sparse - c.sparse.mean()) / c.sparse.std(), rtol=1e-5)
 
 
-def test_auto_adds_a_language_weighted_bonus_only_for_distinctive_matches():
+def test_auto_adds_a_kinship_weighted_bonus_only_for_distinctive_matches():
     # One document stands far above a flat BM25 list: a distinctive match (z-score 2 at 5 entries).
     c = _candidates([1, 2, 3], [0.80, 0.79, 0.78], [3], [9.0])
-    params = FusionParams(same_lang_weight=0.1, cross_lang_weight=0.02, confidence_lo=0.0, confidence_hi=2.0)
-    same = np.zeros(10, bool)
-    same[3] = True
-    scores = fuse(c, params, same)
-    assert scores[3] == pytest.approx(0.78 + 0.1, rel=1e-6)
-    assert scores[1] == pytest.approx(0.80)
-    cross = fuse(c, params, np.zeros(10, bool))
-    assert cross[3] == pytest.approx(0.78 + 0.02, rel=1e-6)
+    params = FusionParams(same_lang_weight=0.1, same_script_weight=0.04, other_script_weight=0.01,
+                          confidence_lo=0.0, confidence_hi=2.0)
+    for kinship, bonus in ((SAME_LANGUAGE, 0.1), (SAME_SCRIPT, 0.04), (OTHER_SCRIPT, 0.01)):
+        scores = fuse(c, params, np.full(10, kinship, np.int8))
+        assert scores[3] == pytest.approx(0.78 + bonus, rel=1e-6)
+        assert scores[1] == pytest.approx(0.80)
     # A flat BM25 list (every entry equal) carries no distinctive evidence: dense order is kept.
     flat = _candidates([1, 2, 3], [0.80, 0.79, 0.78], [1, 2, 3, 4, 5], [3.0] * 5)
-    np.testing.assert_allclose(fuse(flat, params, np.ones(10, bool)), flat.dense)
+    np.testing.assert_allclose(fuse(flat, params, np.full(10, SAME_LANGUAGE, np.int8)), flat.dense)
 
 
 def test_ties_are_deterministic():
@@ -144,3 +142,22 @@ def test_bad_fusion_params():
         FusionParams(method="max")
     with pytest.raises(ConfigError, match="unknown normalization"):
         FusionParams(normalization="l2")
+
+
+def test_kinship_follows_language_then_script(retriever):
+    every = retriever.search("a document", k=len(retriever), mode="dense", language_balance=False)
+    rows = np.array([hit.row for hit in every.hits])
+    langs = retriever.store.langs(rows)
+    assert {"fr", "de", "es", "ar", "zh", "ru"} <= set(langs.tolist())
+    kin = retriever.kinship(rows, "en")
+    # English queries: French, German and Spanish documents share the Latin script; Arabic, Chinese and
+    # Russian ones do not, and none is in English.
+    assert set(kin[np.isin(langs, ["fr", "de", "es"])].tolist()) == {SAME_SCRIPT}
+    assert set(kin[np.isin(langs, ["ar", "zh", "ru"])].tolist()) == {OTHER_SCRIPT}
+    kin = retriever.kinship(rows, "fr")
+    assert set(kin[langs == "fr"].tolist()) == {SAME_LANGUAGE}
+    assert set(kin[langs == "de"].tolist()) == {SAME_SCRIPT}
+    kin = retriever.kinship(rows, "uk")  # Ukrainian: Cyrillic, like the Russian documents
+    assert set(kin[langs == "ru"].tolist()) == {SAME_SCRIPT}
+    assert set(kin[langs == "fr"].tolist()) == {OTHER_SCRIPT}
+    assert set(retriever.kinship(rows, None).tolist()) == {OTHER_SCRIPT}

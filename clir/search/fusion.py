@@ -4,9 +4,10 @@ Three methods:
 - `rrf`: weighted reciprocal rank fusion, score = sum_i w_i / (k + rank_i).
 - `linear`: weighted sum of per-query normalised scores (min-max, z-score or raw).
 - `auto` (default): language-aware. BM25 cannot match across languages, so its evidence is added to
-  the dense cosine only as a bounded bonus, weighted by whether the document's language is the
-  query's, and scaled by how far BM25's best score stands above the rest of its top list (a
-  distinctive match: a name, a number, a rare shared term). See docs/fusion.md.
+  the dense cosine only as a bounded bonus, weighted by the document's kinship with the query (same
+  language, another language in the same script, another script), and scaled by how far BM25's best
+  score stands above the rest of its top list (a distinctive match: a name, a number, a rare shared
+  term). See docs/fusion.md.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from clir.errors import ConfigError
-from clir.records import Mask, Scores
+from clir.records import Scores
 
 FusionMethod = Literal["auto", "rrf", "linear"]
 Normalization = Literal["minmax", "zscore", "none"]
@@ -28,6 +29,9 @@ NORMALIZATIONS: tuple[str, ...] = get_args(Normalization)
 DEFAULT_RRF_K = 60
 # The largest weight a fusion may give a list (finite scores stay finite).
 MAX_WEIGHT = 1e6
+# A document's kinship with the query, for the `auto` bonus weight (Retriever.kinship computes it).
+OTHER_SCRIPT, SAME_SCRIPT, SAME_LANGUAGE = 0, 1, 2
+Kinship = NDArray[np.int8]
 
 
 @dataclass(frozen=True)
@@ -38,12 +42,14 @@ class FusionParams:
     sparse_weight: float = 1.0
     normalization: Normalization = "minmax"
     # auto: bonus weight (in cosine units, for a document at BM25's top score) when the document is in
-    # the query's language / in another language, and the BM25 z-score range over which the bonus
-    # ramps from 0 to full. Tuned on development data only (bench/tune_fusion.py, docs/fusion.md).
-    same_lang_weight: float = 0.1
-    cross_lang_weight: float = 0.02
-    confidence_lo: float = 2.0
-    confidence_hi: float = 10.0
+    # the query's language / in another language written in the same script / in another script, and
+    # the BM25 z-score range over which the bonus ramps from 0 to full. Tuned on development data only
+    # (bench/tune_fusion.py, docs/fusion.md).
+    same_lang_weight: float = 0.05
+    same_script_weight: float = 0.02
+    other_script_weight: float = 0.01
+    confidence_lo: float = 0.0
+    confidence_hi: float = 8.0
     # The bonus grows as (BM25 / top BM25) ** power: above 1 it goes to documents near BM25's top only,
     # which keeps moderately matching same-language documents from crowding out other languages in a pool.
     sparse_power: float = 2.0
@@ -56,7 +62,8 @@ class FusionParams:
                               f"{', '.join(NORMALIZATIONS)}")
         if self.rrf_k < 0:
             raise ConfigError("rrf_k must be >= 0")
-        weights = (self.dense_weight, self.sparse_weight, self.same_lang_weight, self.cross_lang_weight)
+        weights = (self.dense_weight, self.sparse_weight, self.same_lang_weight, self.same_script_weight,
+                   self.other_script_weight)
         if not all(math.isfinite(w) and 0 <= w <= MAX_WEIGHT for w in weights):
             raise ConfigError(f"fusion weights must be finite, within [0, {MAX_WEIGHT:g}]")
         if self.confidence_hi <= self.confidence_lo:
@@ -115,18 +122,19 @@ def confidence_ramp(z: Any, lo: float, hi: float) -> Any:
     return min(1.0, max(0.0, (z - lo) / (hi - lo)))
 
 
-def auto_scores(dense: NDArray[Any], sparse_share: NDArray[Any], same_lang: NDArray[np.bool_], confidence: Any,
+def auto_scores(dense: NDArray[Any], sparse_share: NDArray[Any], kinship: Kinship, confidence: Any,
                 params: FusionParams) -> NDArray[np.float64]:
-    """The `auto` fusion: cosine + confidence * w(language) * (BM25 / BM25's top) ** power.
+    """The `auto` fusion: cosine + confidence * w(kinship) * (BM25 / BM25's top) ** power.
 
     Elementwise over any matching shapes: one query's candidates here, a padded (queries, candidates)
     grid in bench/tune_fusion.py, which tunes the constants with this very function."""
-    weight = np.where(same_lang, params.same_lang_weight, params.cross_lang_weight)
+    weights = np.array([params.other_script_weight, params.same_script_weight, params.same_lang_weight])
+    weight = weights[kinship]
     fused: NDArray[np.float64] = dense.astype(np.float64) + confidence * weight * sparse_share ** params.sparse_power
     return fused
 
 
-def fuse(c: Candidates, params: FusionParams, same_lang: Mask) -> NDArray[np.float64]:
+def fuse(c: Candidates, params: FusionParams, kinship: Kinship) -> NDArray[np.float64]:
     """Fused score of every candidate row (higher is better)."""
     if params.method == "rrf":
         k = params.rrf_k
@@ -139,4 +147,4 @@ def fuse(c: Candidates, params: FusionParams, same_lang: Mask) -> NDArray[np.flo
     confidence = sparse_confidence(c.sparse_top, params.confidence_lo, params.confidence_hi)
     if confidence == 0.0:
         return c.dense.astype(np.float64)
-    return auto_scores(c.dense, c.sparse / float(c.sparse_top[0]), same_lang, confidence, params)
+    return auto_scores(c.dense, c.sparse / float(c.sparse_top[0]), kinship, confidence, params)

@@ -7,23 +7,27 @@ from typing import Any
 
 from clir.index.store import IndexStore
 from clir.records import SearchResult
+from clir.search.snippets import Snippet
 
 SNIPPET_CHARS = 96
 
 
-def result_payload(result: SearchResult, include_text: bool = False) -> dict[str, Any]:
+def result_payload(result: SearchResult, include_text: bool = False,
+                   snippets: list[Snippet] | None = None) -> dict[str, Any]:
     """The JSON object of one search: hits with their score components and titles (and texts and
-    metadata when asked), read from the index view the search used."""
+    metadata, and snippets, when asked), read from the index view the search used."""
     store: IndexStore = result.view
     rows = [h.row for h in result.hits]
     titles = store.titles(rows)
     docs = store.documents(rows) if include_text else {}
-    hits = []
+    hits: list[dict[str, Any]] = []
     for hit, title in zip(result.hits, titles, strict=True):
         item = hit.to_dict() | {"title": title}
         if include_text:
             doc = docs[hit.row]
             item |= {"text": doc.text, "metadata": doc.metadata}
+        if snippets is not None:
+            item["snippet"] = snippets[len(hits)].to_dict()
         hits.append(item)
     return {"query": result.query, "query_lang": result.query_lang, "hits": hits, "timing_ms": result.timing_ms}
 

@@ -18,11 +18,13 @@ from clir.index.manifest import Manifest
 from clir.index.store import IndexStore, SparseMatches
 from clir.index.stores import open_store
 from clir.index.target import QdrantTarget
-from clir.records import Component, Filter, Hit, Mask, Ranked, SearchResult, Vectors
-from clir.search.fusion import Candidates, FusionParams, fuse
+from clir.records import Component, Filter, Hit, Ranked, SearchResult, Vectors
+from clir.search.fusion import OTHER_SCRIPT, SAME_LANGUAGE, SAME_SCRIPT, Candidates, FusionParams, Kinship, fuse
 from clir.search.options import DEFAULT_DEPTH, DEFAULT_K, MODES
+from clir.search.snippets import Snippet, snippets
 from clir.text.analyzers import analyzer_for
 from clir.text.langid import resolve_query_lang
+from clir.text.scripts import script_of
 
 DEFAULT_FUSION = FusionParams()
 Encode = Callable[[Sequence[str]], Vectors]
@@ -115,20 +117,28 @@ class Retriever:
         """BM25 evidence for a query analysed as `lang` (None: the neutral analyzer)."""
         return (store or self.store).sparse_search(analyzer_for(lang).tokens(query), flt)
 
-    def same_language(self, rows: np.ndarray, lang: str | None, store: IndexStore | None = None) -> Mask:
-        """Which rows' BM25 evidence counts as same-language for a query in `lang`."""
+    def kinship(self, rows: np.ndarray, lang: str | None, store: IndexStore | None = None) -> Kinship:
+        """Each row's kinship with a query in `lang`: same language (every row, when xQG expansion gave
+        every document text in that language), another language in the same script, or another script."""
         if lang is not None and lang in self.expansion_langs:
-            return np.ones(len(rows), dtype=bool)
-        same: Mask = (store or self.store).langs(rows) == (lang or "\0")
-        return same
+            return np.full(len(rows), SAME_LANGUAGE, dtype=np.int8)
+        out = np.full(len(rows), OTHER_SCRIPT, dtype=np.int8)
+        langs = (store or self.store).langs(rows)
+        script = script_of(lang)
+        if script is not None:
+            for doc_lang in np.unique(langs).tolist():
+                if script_of(doc_lang) == script:
+                    out[langs == doc_lang] = SAME_SCRIPT
+        out[langs == (lang or "\0")] = SAME_LANGUAGE
+        return out
 
     # -- search ---------------------------------------------------------------------------------
 
     def search(self, query: str, *, k: int = DEFAULT_K, mode: str = "hybrid", query_lang: str | None = None,
                depth: int | None = None, fusion: FusionParams | None = None,
-               filter: Filter | None = None, language_balance: bool = True) -> SearchResult:
+               filter: Filter | None = None, language_balance: bool = True, offset: int = 0) -> SearchResult:
         return self.search_batch([query], k=k, mode=mode, query_langs=[query_lang], depth=depth, fusion=fusion,
-                                 filter=filter, language_balance=language_balance)[0]
+                                 filter=filter, language_balance=language_balance, offset=offset)[0]
 
     def balanced_languages(self, flt: Filter | None) -> list[str]:
         """The document languages a balanced search takes candidates from: the collection's (those the
@@ -136,14 +146,20 @@ class Retriever:
         langs = [lang for lang in self.store.manifest.languages if lang != "und"]
         return sorted(lang for lang in langs if flt is None or not flt.langs or lang in flt.langs)
 
-    def _balanced_dense(self, store: IndexStore, vectors: Vectors, depth: int, flt: Filter | None,
-                        langs: list[str]) -> tuple[list[Ranked], list[dict[str, float]]]:
-        """Dense candidates from every language (a quota each), each language's cosines shifted by the
-        mean of its best BALANCE_QUOTA so that no language is preferred as such; the shift per language."""
+    def dense_candidates(self, store: IndexStore, vectors: Vectors, depth: int, flt: Filter | None,
+                         language_balance: bool) -> tuple[list[Ranked], list[dict[str, float] | None]]:
+        """Each query's dense top list, and under language balance the shift applied to each language.
+
+        Balanced, on a collection of several languages: a quota from every language, each language's
+        cosines shifted by the mean of its best BALANCE_QUOTA so that no language is preferred as such."""
+        langs = self.balanced_languages(flt) if language_balance else []
+        if len(langs) < 2:
+            return store.dense_search(vectors, depth, flt), [None] * len(vectors)
         quota = max(BALANCE_QUOTA, -(-depth // len(langs)))
         metadata = dict(flt.metadata) if flt is not None else None
         per_lang = {lang: store.dense_search(vectors, quota, Filter.make([lang], metadata)) for lang in langs}
-        lists, shifts = [], []
+        lists: list[Ranked] = []
+        shifts: list[dict[str, float] | None] = []
         for i in range(len(vectors)):
             means = {lang: float(r[i].scores[:BALANCE_QUOTA].mean()) for lang, r in per_lang.items() if len(r[i])}
             centre = float(np.mean(list(means.values()))) if means else 0.0
@@ -158,16 +174,21 @@ class Retriever:
     def search_batch(self, queries: Sequence[str], *, k: int = DEFAULT_K, mode: str = "hybrid",
                      query_langs: Sequence[str | None] | None = None, depth: int | None = None,
                      fusion: FusionParams | None = None, filter: Filter | None = None,
-                     encode: Encode | None = None, language_balance: bool = True) -> list[SearchResult]:
+                     encode: Encode | None = None, language_balance: bool = True,
+                     offset: int = 0) -> list[SearchResult]:
         """Search several queries; their vectors are encoded as one batch (by `encode` when given:
         the service's micro-batcher, the evaluator's memo). `language_balance` ranks a multilingual
-        collection's documents without preferring the query's language (a no-op on one language)."""
+        collection's documents without preferring the query's language (a no-op on one language).
+        `offset` pages: hits ranked offset + 1 .. offset + k of the same ranking (the candidates depend
+        on the depth only, so pages of one query agree while offset + k stays within the depth)."""
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}: expected one of {', '.join(MODES)}")
         if k < 1:
             raise ConfigError("k must be at least 1")
+        if offset < 0:
+            raise ConfigError("offset must be at least 0")
         fusion = fusion or DEFAULT_FUSION
-        depth = max(k, depth or DEFAULT_DEPTH)
+        depth = max(offset + k, depth or DEFAULT_DEPTH)
         hints = list(query_langs) if query_langs is not None else [None] * len(queries)
         t0 = time.perf_counter()
         store = self.store.view()  # one view for the whole search: its rows keep their meaning
@@ -188,27 +209,30 @@ class Retriever:
             vectors = (encode or self.encoder.encode_queries)(queries)
             timing["encode"] = _ms(start)
             start = time.perf_counter()
-            balanced = self.balanced_languages(filter) if language_balance else []
-            if len(balanced) > 1:
-                dense, shifts = self._balanced_dense(store, vectors, depth, filter, balanced)  # type: ignore[assignment]
-            else:
-                dense = store.dense_search(vectors, depth, filter)
+            dense, shifts = self.dense_candidates(store, vectors, depth, filter, language_balance)
             timing["dense"] = _ms(start)
         results = []
         for i, query in enumerate(queries):
             start = time.perf_counter()
             if mode == "hybrid":
                 c = self.candidates(vectors[i], dense[i], sparse[i], depth, store, shifts[i])
-                hits = self._fused_hits(store, c, langs[i], k, fusion)
+                hits = self._fused_hits(store, c, langs[i], offset, k, fusion)
             elif mode == "dense":
-                hits = self._list_hits(store, dense[i].top(k), "dense")
+                hits = self._list_hits(store, dense[i].page(offset, k), "dense", offset)
             else:
-                hits = self._list_hits(store, sparse[i].top(k), "sparse")
+                hits = self._list_hits(store, sparse[i].top(offset + k).page(offset, k), "sparse", offset)
             per_query = {name: round(value / len(queries), 3) for name, value in timing.items()}
             per_query["fuse"] = _ms(start)
             per_query["total"] = round(_ms(t0) / len(queries), 3)
-            results.append(SearchResult(query, langs[i], hits, per_query, view=store))
+            results.append(SearchResult(query, langs[i], hits, per_query, view=store,
+                                        vector=vectors[i] if mode != "sparse" else None))
         return results
+
+    def snippets(self, result: SearchResult) -> list[Snippet]:
+        """A snippet of each hit's text around the query's matching terms (clir.search.snippets)."""
+        docs = result.view.documents([h.row for h in result.hits])
+        return snippets(result.query, result.query_lang, result.vector, [docs[h.row] for h in result.hits],
+                        self.encoder)
 
     def candidates(self, vector: Vectors, dense: Ranked, sparse_matches: SparseMatches, depth: int,
                    store: IndexStore | None = None, shift: dict[str, float] | None = None) -> Candidates:
@@ -241,28 +265,29 @@ class Retriever:
         return Candidates(rows=rows, dense=dense_scores.astype(np.float32), sparse=sparse_of,
                           dense_rank=dense_rank, sparse_rank=sparse_rank, sparse_top=sparse_top)
 
-    def _fused_hits(self, store: IndexStore, c: Candidates, lang: str | None, k: int,
+    def _fused_hits(self, store: IndexStore, c: Candidates, lang: str | None, offset: int, k: int,
                     fusion: FusionParams) -> list[Hit]:
-        fused = Ranked.top_of(np.arange(len(c)), fuse(c, fusion, self.same_language(c.rows, lang, store)), k)
-        rows = c.rows[fused.rows]
-        ids, langs = store.ids(rows.tolist()), store.langs(rows)
-        hits = []
-        for rank, (i, score) in enumerate(zip(fused.rows.tolist(), fused.scores.tolist(), strict=True), 1):
-            dr, sr = int(c.dense_rank[i]), int(c.sparse_rank[i])
-            hits.append(Hit(row=int(c.rows[i]), id=ids[rank - 1], rank=rank, score=score,
-                            lang=str(langs[rank - 1]) or None,
-                            dense=Component(float(c.dense[i]), dr or None),
-                            sparse=Component(float(c.sparse[i]), sr or None)))
-        return hits
+        fused = Ranked.top_of(np.arange(len(c)), fuse(c, fusion, self.kinship(c.rows, lang, store)),
+                              offset + k).page(offset, k)
+        at = fused.rows
+        rows = c.rows[at]
+        ids, langs = store.ids(rows.tolist()), store.langs(rows).tolist()
+        # whole columns to Python lists at once: per-element numpy access costs more than the rest of a hit
+        columns = zip(rows.tolist(), ids, fused.scores.tolist(), langs, c.dense[at].tolist(),
+                      c.dense_rank[at].tolist(), c.sparse[at].tolist(), c.sparse_rank[at].tolist(), strict=True)
+        return [Hit(row=row, id=doc_id, rank=rank, score=score, lang=doc_lang or None,
+                    dense=Component(dense, dr or None), sparse=Component(sparse, sr or None))
+                for rank, (row, doc_id, score, doc_lang, dense, dr, sparse, sr) in enumerate(columns, offset + 1)]
 
     @staticmethod
-    def _list_hits(store: IndexStore, ranked: Ranked, side: str) -> list[Hit]:
+    def _list_hits(store: IndexStore, ranked: Ranked, side: str, offset: int) -> list[Hit]:
         rows = ranked.rows.tolist()
-        ids, langs = store.ids(rows), store.langs(ranked.rows)
+        ids, langs = store.ids(rows), store.langs(ranked.rows).tolist()
         hits = []
-        for rank, (row, score) in enumerate(zip(rows, ranked.scores.tolist(), strict=True), 1):
-            component = Component(float(score), rank)
-            hits.append(Hit(row=row, id=ids[rank - 1], rank=rank, score=float(score), lang=str(langs[rank - 1]) or None,
+        for rank, (row, doc_id, doc_lang, score) in enumerate(zip(rows, ids, langs, ranked.scores.tolist(),
+                                                                  strict=True), offset + 1):
+            component = Component(score, rank)
+            hits.append(Hit(row=row, id=doc_id, rank=rank, score=score, lang=doc_lang or None,
                             dense=component if side == "dense" else None,
                             sparse=component if side == "sparse" else None))
         return hits

@@ -250,6 +250,26 @@ class Analyzer:
             out.extend(self._words(pending))
         return out
 
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """The tokens of `text` located: (start, end, token) with text[start:end] the characters each
+        came from. Words are analysed one by one; a run of a bigrammed script yields one token per
+        adjacent pair of characters (grapheme clusters for Thai, Lao, Khmer, Myanmar)."""
+        out: list[tuple[int, int, str]] = []
+        pat = self._pat
+        for match in pat.token.finditer(text):
+            word, start = match.group(), match.start()
+            if pat.cjk_start.match(word):
+                units = [(start + i, start + i + 1) for i in range(len(word))]
+            elif pat.cluster_start.match(word):
+                units = [(start + c.start(), start + c.end()) for c in pat.cluster.finditer(word)]
+            else:
+                out.extend((start, match.end(), token) for token in self.tokens(word))
+                continue
+            pairs = [(units[0][0], units[0][1])] if len(units) == 1 else \
+                [(units[i][0], units[i + 1][1]) for i in range(len(units) - 1)]
+            out.extend((a, b, token) for a, b in pairs for token in self.tokens(text[a:b]))
+        return out
+
     def _words(self, words: list[str]) -> list[str]:
         if self._stopwords:
             stop = self._stopwords
