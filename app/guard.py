@@ -14,8 +14,10 @@ from typing import Any
 from app.errors import error_body
 from app.metrics import Metrics
 
-# liveness and readiness carry no data: probes (a compose healthcheck) need no key
-OPEN_PATHS = {"/health", "/ready"}
+# liveness and readiness carry no data: probes (a compose healthcheck) need no key; nor does the search
+# page (/ and its files under /static/), which holds no data either: its own API calls carry the key
+OPEN_PATHS = {"/health", "/ready", "/"}
+OPEN_PREFIX = "/static/"
 WRITE_METHODS = {"PUT", "POST", "DELETE", "PATCH"}
 # TestClient reports "testclient" as its address: in-process, like loopback
 LOOPBACK = {"127.0.0.1", "::1", "localhost", "testclient"}
@@ -34,6 +36,11 @@ def is_write(scope: Scope) -> bool:
     """Document writes and admin calls: the requests the admin key (or loopback) guards."""
     path, method = scope["path"], scope["method"]
     return path.startswith("/admin/") or (path.startswith("/documents") and method in WRITE_METHODS)
+
+
+def is_open(path: str) -> bool:
+    """Paths served without the read key."""
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
 
 
 class GuardMiddleware:
@@ -74,8 +81,10 @@ class GuardMiddleware:
         except BodyTimeout:  # a client holding a connection with half a body
             await self._reply(send_status, 408, f"request body not received within {self.body_timeout:g} s")
         finally:
-            # The route template (/documents/{doc_id}) keeps the label set small; unknown paths share one.
-            route = getattr(scope.get("route"), "path", "unmatched")
+            # The route template (/documents/{doc_id}) keeps the label set small; unknown paths share one,
+            # the page's files (a mount: no route) another.
+            route = getattr(scope.get("route"), "path", None) or (
+                "/static" if scope["path"].startswith(OPEN_PREFIX) else "unmatched")
             self.metrics.observe(f"{scope['method']} {route}", status["code"], time.perf_counter() - start)
 
     def _reject(self, scope: Scope) -> tuple[int, str] | None:
@@ -89,7 +98,7 @@ class GuardMiddleware:
             if self.admin_key is None and not self.allow_remote_writes and host not in LOOPBACK:
                 return 403, ("writes are taken from loopback only: set CLIR_ADMIN_KEY (or "
                              "CLIR_ALLOW_REMOTE_WRITES=true) to take them from other addresses")
-        elif (self.api_key and scope["path"] not in OPEN_PATHS and not admin
+        elif (self.api_key and not is_open(scope["path"]) and not admin
               and not secrets.compare_digest(key, self.api_key)):
             return 401, "missing or invalid X-API-Key header"
         length = headers.get(b"content-length", b"")

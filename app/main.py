@@ -8,9 +8,12 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Response
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 import clir
 from app.bodies import add_body_schemas
@@ -26,12 +29,20 @@ from app.write_routes import router as write_router
 from clir.errors import ClirError
 from clir.index.prepare import QueryAugmenter
 
+# The search page (docs/page.md): static files shipped in the package, no build step. Its own files only:
+# no inline code, nothing from other origins.
+STATIC = Path(__file__).parent / "static"
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; base-uri 'none'; form-action 'self'; "
+                                           "frame-ancestors 'none'; object-src 'none'",
+                "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
 
 def _limits(spec: dict[str, Any], settings: Settings) -> None:
     """The settings' limits in the spec, so that what it allows is what this server takes."""
     schemas = spec["components"]["schemas"]
     for name in ("SearchRequest", "BatchRequest"):
         schemas[name]["properties"]["k"]["maximum"] = settings.max_k
+        schemas[name]["properties"]["offset"]["maximum"] = settings.max_k
     for name in ("SearchRequest", "BatchQuery"):
         schemas[name]["properties"]["query"]["maxLength"] = settings.max_query_chars
     batch = schemas["BatchRequest"]["properties"]["queries"]
@@ -94,5 +105,11 @@ def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | Non
     @app.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
         return Response(await service.offload(metrics.render), media_type=CONTENT_TYPE)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     return app

@@ -60,7 +60,7 @@ class SearchOptions(BaseModel):
     query_lang: str | None = Field(None, min_length=2, max_length=12, pattern=LANG_PATTERN)
     filter: FilterOptions | None = None
     offset: JsonInt = Field(0, ge=0, description="hits to skip, for paging: the hits ranked offset + 1 .. "
-                            "offset + k of the same ranking; offset + k at most the server's max_k")
+                            "offset + k of the same ranking; at most the server's max_k (CLIR_MAX_K)")
     include_text: StrictBool = False
     snippet: StrictBool = Field(False, description="add to each hit a short window of its text around the "
                                 "query's matching terms, marked by offsets (see Snippet)")

@@ -107,8 +107,8 @@ class SearchService:
     def _common(self, options: SearchOptions) -> dict[str, Any]:
         if options.k > self.settings.max_k:
             raise QueryError("k", f"k must be at most {self.settings.max_k}")
-        if options.offset + options.k > self.settings.max_k:
-            raise QueryError("offset", f"offset + k must be at most {self.settings.max_k}")
+        if options.offset > self.settings.max_k:
+            raise QueryError("offset", f"offset must be at most {self.settings.max_k}")
         try:
             flt = Filter.make(options.filter.lang, options.filter.metadata) if options.filter else None
             fusion = fusion_params(options.fusion)

@@ -29,8 +29,8 @@ from bench_service import Client, free_port, start_server  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from clir.encoders.models import load_encoder  # noqa: E402
 from clir.search.retriever import Retriever  # noqa: E402
+from eval.configs import EVAL_BATCH  # noqa: E402
 from eval.dataset import load_dataset  # noqa: E402
-from eval.runner import EVAL_BATCH  # noqa: E402
 
 
 def cpu_seconds(pid: int | None) -> float:

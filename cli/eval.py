@@ -13,8 +13,7 @@ from cli.args import add_backend_args, index_target, positive_int
 from clir.corpus.formats import DATASET_FORMATS
 from clir.errors import ConfigError
 from clir.search.options import DEFAULT_DEPTH
-from eval.configs import CONFIGS, resolve_configs
-from eval.runner import EVAL_BATCH
+from eval.configs import CONFIGS, EVAL_BATCH, resolve_configs
 
 # Evaluating loads the encoder, FAISS, pyarrow and ir-measures: `run` imports them, so other commands need not.
 

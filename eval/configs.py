@@ -27,3 +27,6 @@ def resolve_configs(names: Sequence[str]) -> dict[str, dict[str, Any]]:
     if unknown or not names:
         raise ConfigError(f"unknown configuration {', '.join(unknown) or '(none)'}: choose from {', '.join(CONFIGS)}")
     return {name: CONFIGS[name] for name in names}
+
+# Queries per search_batch call (`clir eval --batch-size`): one encoder batch (QUERY_BATCH_SIZE).
+EVAL_BATCH = 128

@@ -18,11 +18,9 @@ from tqdm.auto import tqdm
 
 from clir.errors import ClirError
 from clir.search.options import DEFAULT_DEPTH
+from eval.configs import EVAL_BATCH
 from eval.dataset import EvalDataset
 from eval.measures import Run, per_query
-
-# Queries per search_batch call (`clir eval --batch-size`): one encoder batch (QUERY_BATCH_SIZE).
-EVAL_BATCH = 128
 
 
 class Searcher(Protocol):

@@ -22,8 +22,12 @@ from clir.text.analyzers import analyzer_for
 SnippetSource = Literal["lexical", "dense", "opening"]
 # Characters in a snippet window (a little more when a word at the edge is kept whole).
 SNIPPET_WINDOW = 240
-# Sentences of one document scored for the dense window: bounds the encoding a long document costs.
-MAX_SENTENCES = 32
+# Sentences scored for dense windows, per document and per request: encoding them is what a snippet costs
+# (20-30 ms a sentence on 2 cores), so hits past the request's budget are shown from their opening.
+MAX_SENTENCES = 8
+SENTENCE_BUDGET = 24
+# A sentence is scored on its first SENTENCE_CHARS characters: the encoder's cost grows with length.
+SENTENCE_CHARS = 160
 _SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s+|(?<=[。！？])|\n+")
 
 
@@ -108,22 +112,24 @@ def snippets(query: str, query_lang: str | None, vector: Vectors | None, docs: S
     terms = set(analyzer_for(query_lang).tokens(query))
     out: list[Snippet | None] = []
     pending: list[tuple[int, str, list[tuple[int, int]]]] = []  # documents the dense encoder chooses for
+    budget = SENTENCE_BUDGET
     for i, doc in enumerate(docs):
         text = _full_text(doc)
         marks = matches(text, doc.lang, terms)
         if marks:
             out.append(lexical_snippet(text, marks, width))
             continue
-        spans = sentences(text)
-        if len(text) <= width or len(spans) < 2:
+        spans = sentences(text)[:MAX_SENTENCES]
+        if len(text) <= width or len(spans) < 2 or budget < len(spans):
             out.append(_window(text, 0, width, [], "opening"))
             continue
+        budget -= len(spans)
         out.append(None)
-        pending.append((i, text, spans[:MAX_SENTENCES]))
+        pending.append((i, text, spans))
     if pending:
         if vector is None:
             vector = encoder.encode_queries([query])[0]
-        texts = [text[a:b] for _, text, spans in pending for a, b in spans]
+        texts = [text[a:min(b, a + SENTENCE_CHARS)] for _, text, spans in pending for a, b in spans]
         scores = encoder.encode_passages(texts) @ np.asarray(vector, dtype=np.float32)
         at = 0
         for i, text, spans in pending:
