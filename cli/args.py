@@ -25,14 +25,22 @@ class Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
-def positive_int(value: str) -> int:
+def _int_from(value: str, least: int, what: str) -> int:
     try:
         number = int(value)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from exc
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected a {what} integer, got {value!r}") from exc
+    if number < least:
+        raise argparse.ArgumentTypeError(f"expected a {what} integer, got {value!r}")
     return number
+
+
+def positive_int(value: str) -> int:
+    return _int_from(value, 1, "positive")
+
+
+def non_negative_int(value: str) -> int:
+    return _int_from(value, 0, "non-negative")
 
 
 def add_backend_args(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from cli.args import add_backend_args, index_target, positive_int
+from cli.args import add_backend_args, index_target, non_negative_int, positive_int
 from clir.search.options import DEFAULT_K, MODES
 
 
@@ -15,6 +15,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--index", type=Path, default=None, help="index directory")
     p.add_argument("--mode", default="hybrid", choices=MODES)
     p.add_argument("--k", type=positive_int, default=DEFAULT_K)
+    p.add_argument("--offset", type=non_negative_int, default=0, help="hits to skip: --offset 10 is page 2")
+    p.add_argument("--snippet", action="store_true",
+                   help="show each hit's text around the query's matching terms, marked «like this» (docs/api.md)")
     p.add_argument("--depth", type=positive_int, default=None, help="candidates per list before fusion")
     p.add_argument("--lang", default=None, help="query language (ISO 639-1); detected when omitted")
     p.add_argument("--encoder", default=None, help="query encoder; must equal the index's (default: the index's)")
@@ -32,11 +35,12 @@ def run(args: argparse.Namespace) -> int:
 
     retriever = Retriever.open(index_target(args, args.index, "--index"), encoder=args.encoder)
     result = retriever.search(args.query, k=args.k, mode=args.mode, query_lang=args.lang, depth=args.depth,
-                              language_balance=not args.no_language_balance)
+                              language_balance=not args.no_language_balance, offset=args.offset)
+    snippets = retriever.snippets(result) if args.snippet else None
     if args.json:
-        print(json.dumps(result_payload(result), ensure_ascii=False))
+        print(json.dumps(result_payload(result, snippets=snippets), ensure_ascii=False))
     else:
         print(f"query: {result.query!r} (lang: {result.query_lang or 'unknown'}, mode: {args.mode})")
-        print("\n".join(result_lines(result)))
+        print("\n".join(result_lines(result, snippets=snippets)))
     retriever.close()
     return 0

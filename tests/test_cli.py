@@ -33,6 +33,20 @@ def test_search_text_output(mini_index: Path):
     assert "fr-cat" in done.stdout
 
 
+def test_search_pages_and_snippets(mini_index: Path):
+    query = "Le train part de la gare à huit heures"
+    whole = json.loads(run("search", "--index", str(mini_index), "--k", "4", "--json", query).stdout)["hits"]
+    page = json.loads(run("search", "--index", str(mini_index), "--k", "2", "--offset", "2", "--json",
+                          query).stdout)["hits"]
+    assert [(h["id"], h["rank"]) for h in page] == [(h["id"], h["rank"]) for h in whole[2:]]
+    done = run("search", "--index", str(mini_index), "--k", "1", "--snippet", query)
+    assert done.returncode == 0, done.stderr
+    assert "(lexical) Le «train» pour Marseille «part» de la «gare» de Lyon à «huit» «heures»." in done.stdout
+    shown = json.loads(run("search", "--index", str(mini_index), "--k", "1", "--snippet", "--json", query).stdout)
+    assert shown["hits"][0]["snippet"]["source"] == "lexical"
+    assert_one_line_error(run("search", "--index", str(mini_index), "--offset", "-1", "q"), "non-negative")
+
+
 def test_index_command(mini_corpus: Path, tmp_path: Path):
     out = tmp_path / "idx"
     done = run("index", "--corpus", str(mini_corpus), "--out", str(out), "--faiss", "hnsw", "--quiet")

@@ -32,13 +32,26 @@ def result_payload(result: SearchResult, include_text: bool = False,
     return {"query": result.query, "query_lang": result.query_lang, "hits": hits, "timing_ms": result.timing_ms}
 
 
-def result_lines(result: SearchResult, width: int = SNIPPET_CHARS) -> list[str]:
-    """One line per hit for a terminal: rank, score, id, language and the start of the title and text."""
+def result_lines(result: SearchResult, width: int = SNIPPET_CHARS, snippets: list[Snippet] | None = None) -> list[str]:
+    """One line per hit for a terminal: rank, score, id, language and the start of the title and text, or
+    (given snippets) the snippet with its matched terms in «guillemets», on a second line."""
     store: IndexStore = result.view
     docs = store.documents([h.row for h in result.hits])
     lines = []
-    for hit in result.hits:
+    for i, hit in enumerate(result.hits):
         doc = docs[hit.row]
-        snippet = " ".join(f"{doc.title} {doc.text}".split())[:width]
-        lines.append(f"{hit.rank:>3}  {hit.score:8.4f}  {hit.id:<16} [{hit.lang or '?'}] {snippet}")
+        start = " ".join(f"{doc.title} {doc.text}".split())[:width]
+        lines.append(f"{hit.rank:>3}  {hit.score:8.4f}  {hit.id:<16} [{hit.lang or '?'}] "
+                     f"{doc.title if snippets is not None else start}".rstrip())
+        if snippets is not None:
+            lines.append(f"     ({snippets[i].source}) {marked(snippets[i])}")
     return lines
+
+
+def marked(snippet: Snippet) -> str:
+    """A snippet's text on one line, its matched terms between « and »."""
+    text, out, pos = snippet.text, [], 0
+    for a, b in snippet.highlights:
+        out += [text[pos:a], "«", text[a:b], "»"]
+        pos = b
+    return " ".join("".join([*out, text[pos:]]).split())
