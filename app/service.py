@@ -27,6 +27,7 @@ from clir.records import Filter, SearchResult
 from clir.search.fusion import FusionParams
 from clir.search.render import result_payload
 from clir.search.retriever import Retriever
+from clir.search.snippets import SENTENCE_BUDGET
 from clir.text.langid import validate_lang
 
 T = TypeVar("T")
@@ -118,8 +119,9 @@ class SearchService:
         return {"k": options.k, "mode": options.mode, "fusion": fusion, "filter": flt, "depth": depth,
                 "language_balance": options.language_balance, "offset": options.offset}
 
-    def _payload(self, result: SearchResult, options: SearchOptions, cut: bool) -> dict[str, Any]:
-        snippets = self.retriever.snippets(result) if options.snippet else None
+    def _payload(self, result: SearchResult, options: SearchOptions, cut: bool, share: int = 1) -> dict[str, Any]:
+        # the sentences a request may encode for snippets are shared by its queries: a batch costs no more
+        snippets = self.retriever.snippets(result, SENTENCE_BUDGET // share) if options.snippet else None
         return result_payload(result, options.include_text, snippets) | {"query_truncated": cut}
 
     # -- search --------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ class SearchService:
         start = time.perf_counter()
         results = self.retriever.search_batch(texts, query_langs=langs, **common)
         total = round((time.perf_counter() - start) * 1000, 3)
-        return {"results": [self._payload(r, options, cut) for r, cut in zip(results, cuts, strict=True)],
+        return {"results": [self._payload(r, options, cut, len(results)) for r, cut in zip(results, cuts, strict=True)],
                 "timing_ms": {"total": total, "per_query": round(total / len(results), 3)}}
 
     def document(self, doc_id: str) -> dict[str, Any] | None:

@@ -67,6 +67,9 @@ def test_cross_lingual_hits_get_the_dense_chosen_sentence(encoder):
     assert snippet.text.startswith(sentences[2])
     short = snippets("Where does the cat sleep?", "en", None, [_doc(sentences[0], "fr")], encoder)[0]
     assert short.source == "opening" and short.text == sentences[0]
+    # past the request's sentence budget (a batch shares one), a text is shown from its opening
+    spent = snippets("Where does the cat sleep all day?", "en", None, [_doc(text, "fr")], encoder, budget=4)[0]
+    assert spent.source == "opening" and spent.text.startswith(sentences[0]) and len(spent.text) <= SNIPPET_WINDOW + 20
 
 
 @pytest.fixture(scope="module")

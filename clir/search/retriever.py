@@ -21,7 +21,7 @@ from clir.index.target import QdrantTarget
 from clir.records import Component, Filter, Hit, Ranked, SearchResult, Vectors
 from clir.search.fusion import OTHER_SCRIPT, SAME_LANGUAGE, SAME_SCRIPT, Candidates, FusionParams, Kinship, fuse
 from clir.search.options import DEFAULT_DEPTH, DEFAULT_K, MODES
-from clir.search.snippets import Snippet, snippets
+from clir.search.snippets import SENTENCE_BUDGET, Snippet, snippets
 from clir.text.analyzers import analyzer_for
 from clir.text.langid import resolve_query_lang
 from clir.text.scripts import script_of
@@ -228,11 +228,12 @@ class Retriever:
                                         vector=vectors[i] if mode != "sparse" else None))
         return results
 
-    def snippets(self, result: SearchResult) -> list[Snippet]:
-        """A snippet of each hit's text around the query's matching terms (clir.search.snippets)."""
+    def snippets(self, result: SearchResult, budget: int = SENTENCE_BUDGET) -> list[Snippet]:
+        """A snippet of each hit's text around the query's matching terms (clir.search.snippets), encoding
+        at most `budget` sentences for the hits that match no term."""
         docs = result.view.documents([h.row for h in result.hits])
         return snippets(result.query, result.query_lang, result.vector, [docs[h.row] for h in result.hits],
-                        self.encoder)
+                        self.encoder, budget=budget)
 
     def candidates(self, vector: Vectors, dense: Ranked, sparse_matches: SparseMatches, depth: int,
                    store: IndexStore | None = None, shift: dict[str, float] | None = None) -> Candidates:

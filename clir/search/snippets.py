@@ -107,12 +107,12 @@ def sentences(text: str) -> list[tuple[int, int]]:
 
 
 def snippets(query: str, query_lang: str | None, vector: Vectors | None, docs: Sequence[StoredDocument],
-             encoder: Encoder, width: int = SNIPPET_WINDOW) -> list[Snippet]:
-    """One snippet per document, in order. `vector` is the query's dense vector (encoded here if None)."""
+             encoder: Encoder, width: int = SNIPPET_WINDOW, budget: int = SENTENCE_BUDGET) -> list[Snippet]:
+    """One snippet per document, in order. `vector` is the query's dense vector (encoded here if None);
+    at most `budget` sentences are encoded for dense windows."""
     terms = set(analyzer_for(query_lang).tokens(query))
     out: list[Snippet | None] = []
     pending: list[tuple[int, str, list[tuple[int, int]]]] = []  # documents the dense encoder chooses for
-    budget = SENTENCE_BUDGET
     for i, doc in enumerate(docs):
         text = _full_text(doc)
         marks = matches(text, doc.lang, terms)
