@@ -28,6 +28,7 @@ from app.settings import Settings, get_settings
 from app.write_routes import router as write_router
 from clir.errors import ClirError
 from clir.index.prepare import QueryAugmenter
+from clir.runtime import configure_gc
 
 # The search page (docs/page.md): static files shipped in the package, no build step. Its own files only:
 # no inline code, nothing from other origins.
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | Non
     """Build the app and load the index now: a bad index stops start-up with one line. `augmenter` runs
     query generation for documents written to an xQG index (`clir serve` passes indexer/xqg's)."""
     settings = settings or get_settings()
+    configure_gc()  # each worker process builds its app here
     try:
         service = SearchService(settings, augmenter)
     except ClirError as exc:

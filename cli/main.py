@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from cli import add, compact, data, delete, eval, index, search, serve
 from cli.args import EXIT_USAGE, Parser
 from clir.errors import ClirError
+from clir.runtime import configure_gc
 
 COMMANDS = (index, add, delete, compact, search, data, serve, eval)
 
@@ -27,6 +28,7 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_gc()
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

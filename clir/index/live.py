@@ -211,7 +211,8 @@ class LiveView:
         return scores if allowed is None else scores.restrict(allowed)
 
     def ids(self, rows: Sequence[int]) -> list[str]:
-        return [self.base.docstore.ids[r] if r < self.n_base else self.docs[r - self.n_base].id for r in rows]
+        base, n_base = self.base.docstore.ids, self.n_base
+        return [base[r] if r < n_base else self.docs[r - n_base].id for r in rows]
 
     def titles(self, rows: Sequence[int]) -> list[str]:
         return [self.base.docstore.titles[r] if r < self.n_base else self.docs[r - self.n_base].title for r in rows]

@@ -1,0 +1,22 @@
+"""Process-wide settings for a process that searches: the CLI, each server worker, the benchmarks.
+
+CPython collects its youngest objects every 700 allocations. A search builds a few hundred objects a
+query (hits and their score components, response dicts), and the evaluator asks for 100 hits a
+query, so with the default most of a batch's Python time after encoding went to collections that free
+nothing: the hits are all still referenced (docs/benchmarks.md, "Batch search beside the raw encoder").
+"""
+
+from __future__ import annotations
+
+import gc
+
+# Allocations between collections of the youngest generation (CPython's default is 700).
+GC_GEN0_THRESHOLD = 10_000
+
+
+def configure_gc() -> None:
+    """Collect the youngest generation every GC_GEN0_THRESHOLD allocations (never less often than the
+    process already does); the older generations keep their thresholds."""
+    gen0, gen1, gen2 = gc.get_threshold()
+    if 0 < gen0 < GC_GEN0_THRESHOLD:
+        gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
