@@ -54,6 +54,16 @@ def test_a_long_text_is_cut_around_its_matches(encoder):
     assert text[snippet.start:snippet.start + len(snippet.text)] == snippet.text
 
 
+def test_the_window_with_the_most_distinct_terms_wins_among_thousands_of_matches(encoder):
+    # 4,000 matches of one term, then one window holding all three: that window, not the first match
+    text = "Das Fahrrad stand da. " * 4000 + "Ein Fahrrad wurde am Bahnhof bei der Polizei gemeldet. " + \
+        "Das Fahrrad stand da. " * 50
+    (snippet,) = snippets("Fahrrad Bahnhof Polizei", "de", None, [_doc(text, "de")], encoder)
+    assert snippet.source == "lexical" and snippet.start > 4000 * 20
+    assert {"Bahnhof", "Polizei"} <= set(_marked(snippet))
+    assert text[snippet.start:snippet.start + len(snippet.text)] == snippet.text
+
+
 def test_cross_lingual_hits_get_the_dense_chosen_sentence(encoder):
     sentences = ["Le marché de la ville ouvre tous les samedis matin sur la place principale.",
                  "Les prix des légumes ont beaucoup augmenté depuis le printemps dernier.",

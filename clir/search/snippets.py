@@ -85,14 +85,27 @@ def _window(text: str, start: int, end: int, marks: list[tuple[int, int, str]], 
 
 def lexical_snippet(text: str, marks: list[tuple[int, int, str]], width: int = SNIPPET_WINDOW) -> Snippet:
     """The window holding the most distinct matched terms (the earliest among equals)."""
-    best, best_count = 0, -1
+    # The window shown starts `lead` characters before its first match, so the matches counted for it
+    # are those within width - lead of that match. One pass with a sliding window (marks are in text
+    # order, so their ends never decrease): a long document can match thousands of times.
+    lead = width // 6
+    best, best_count, j = 0, -1, 0
+    counts: dict[str, int] = {}
     for i, (a, _, _) in enumerate(marks):
-        count = len({term for x, y, term in marks[i:] if y <= a + width})
-        if count > best_count:
-            best, best_count = i, count
+        j = max(j, i)  # a token longer than the window never enters it
+        while j < len(marks) and marks[j][1] <= a + width - lead:
+            counts[marks[j][2]] = counts.get(marks[j][2], 0) + 1
+            j += 1
+        if len(counts) > best_count:
+            best, best_count = i, len(counts)
+        if j > i:  # mark i leaves the window before the next one starts
+            term = marks[i][2]
+            counts[term] -= 1
+            if not counts[term]:
+                del counts[term]
     first = marks[best][0]
     # a little context before the first match, unless the whole text fits
-    start = 0 if len(text) <= width else max(0, min(first - width // 6, len(text) - width))
+    start = 0 if len(text) <= width else max(0, min(first - lead, len(text) - width))
     return _window(text, start, start + width, marks, "lexical")
 
 
