@@ -15,8 +15,8 @@ GC_GEN0_THRESHOLD = 10_000
 
 
 def configure_gc() -> None:
-    """Collect the youngest generation every GC_GEN0_THRESHOLD allocations (never less often than the
-    process already does); the older generations keep their thresholds."""
+    """Collect the youngest generation every GC_GEN0_THRESHOLD allocations. A process that already
+    collects less often, or not at all, keeps its setting; the older generations keep their thresholds."""
     gen0, gen1, gen2 = gc.get_threshold()
     if 0 < gen0 < GC_GEN0_THRESHOLD:
         gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)

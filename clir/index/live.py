@@ -215,7 +215,8 @@ class LiveView:
         return [base[r] if r < n_base else self.docs[r - n_base].id for r in rows]
 
     def titles(self, rows: Sequence[int]) -> list[str]:
-        return [self.base.docstore.titles[r] if r < self.n_base else self.docs[r - self.n_base].title for r in rows]
+        base, n_base = self.base.docstore.titles, self.n_base
+        return [base[r] if r < n_base else self.docs[r - n_base].title for r in rows]
 
     def langs(self, rows: Rows) -> NDArray[np.str_]:
         rows = np.asarray(rows, dtype=np.int64)
