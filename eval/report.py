@@ -1,4 +1,4 @@
-"""metrics.json, report.md, report.png and per-query values from an evaluation; merging several."""
+"""metrics.json, report.md, report.svg and per-query values from an evaluation; merging several."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from clir.errors import ClirError
-from eval.measures import MAIN_MEASURES, MEASURE_NAMES, means, randomization_test
+from eval.chart import render_chart
+from eval.measures import MEASURE_NAMES, means, randomization_test
 from eval.runner import EvalRun
 
 N_PERMUTATIONS = 10_000
@@ -118,43 +119,11 @@ def render_markdown(metrics: dict[str, Any], title: str = "Evaluation") -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_chart(rows: dict[str, dict[str, float]], per_pair: dict[str, dict[str, float]] | None, path: Path,
-                 title: str) -> None:
-    """Bars of the main measures per config and, with several language pairs, nDCG@10 per pair."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = 2 if per_pair and len(next(iter(per_pair.values()), {})) > 1 else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6 + 6 * (panels - 1) + 0.3 * len(rows), 4.5), squeeze=False)
-    names = list(rows)
-    width = 0.8 / max(1, len(names))
-    for i, name in enumerate(names):
-        xs = np.arange(len(MAIN_MEASURES)) + i * width
-        axes[0][0].bar(xs, [rows[name][m] for m in MAIN_MEASURES], width, label=name)
-    axes[0][0].set_xticks(np.arange(len(MAIN_MEASURES)) + width * (len(names) - 1) / 2, MAIN_MEASURES)
-    axes[0][0].set_ylim(0, 1)
-    axes[0][0].set_title(title)
-    axes[0][0].legend(fontsize=7)
-    if panels == 2 and per_pair:
-        pairs = sorted(next(iter(per_pair.values())))
-        for i, name in enumerate(names):
-            xs = np.arange(len(pairs)) + i * width
-            axes[0][1].bar(xs, [per_pair[name].get(p, 0.0) for p in pairs], width, label=name)
-        axes[0][1].set_xticks(np.arange(len(pairs)) + width * (len(names) - 1) / 2, pairs, rotation=60, fontsize=7)
-        axes[0][1].set_ylim(0, 1)
-        axes[0][1].set_title("nDCG@10 per language pair")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def write_report(metrics: dict[str, Any], out: Path) -> None:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render_markdown(metrics), encoding="utf-8")
     per_pair = {c: {p: v["nDCG@10"] for p, v in per.items()} for c, per in metrics["per_language"].items()}
-    render_chart(metrics["configs"], per_pair, out / "report.png", "Evaluation")
+    render_chart(metrics["configs"], per_pair, out / "report.svg", "Evaluation")
 
 
 def compare(run_dirs: Sequence[Path], out: Path) -> dict[str, Any]:
@@ -176,5 +145,5 @@ def compare(run_dirs: Sequence[Path], out: Path) -> dict[str, Any]:
              "|---" * (len(MEASURE_NAMES) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join(f"{v[m]:.4f}" for m in MEASURE_NAMES) + " |" for name, v in rows.items()]
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    render_chart(rows, None, out / "report.png", "Comparison")
+    render_chart(rows, None, out / "report.svg", "Comparison")
     return merged

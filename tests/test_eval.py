@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import ir_measures
@@ -120,7 +121,10 @@ def test_clir_eval_matches_hand_computation_and_ir_measures(mini_index: Path, mi
         assert values["RR@10"] == pytest.approx(np.mean(by_hand), abs=1e-9)
     assert "## Per relevant-document language" in (out / "report.md").read_text()
     assert set(metrics["significance"]["p_values"]) == {"sparse", "hybrid"}
-    assert (out / "report.png").stat().st_size > 10_000
+    chart = ET.parse(out / "report.svg").getroot()  # well-formed SVG: bars for 3 configs x 3 measures + pairs
+    svg = "{http://www.w3.org/2000/svg}"
+    bars = [r for r in chart.iter(f"{svg}rect") if r.find(f"{svg}title") is not None]
+    assert len(bars) >= 9 and any("hybrid nDCG@10" in b[0].text for b in bars)
     assert "| dense |" in (out / "report.md").read_text()
 
 
@@ -132,7 +136,7 @@ def test_compare_merges_runs(mini_index: Path, mini_dataset: Path, tmp_path: Pat
     assert done.returncode == 0, done.stderr
     merged = json.loads((tmp_path / "cmp" / "metrics.json").read_text())
     assert list(merged["configs"]) == ["one/dense", "two/sparse", "two/hybrid"]
-    assert (tmp_path / "cmp" / "report.png").is_file()
+    assert "two/hybrid" in (tmp_path / "cmp" / "report.svg").read_text()
 
 
 def test_clirudit_fixture_end_to_end(tmp_path: Path):
