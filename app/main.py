@@ -70,7 +70,7 @@ def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | Non
         print(f"clir: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     metrics = Metrics()
-    metrics.documents.set(len(service.retriever))
+    metrics.documents.set_function(lambda: len(service.retriever))  # read at each scrape: writes and reloads
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ Routes stay thin: they validate, call `SearchService` in a worker thread, and re
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from app.errors import Overloaded, QueryError
 from app.schemas import BatchQuery, FusionOptions, SearchOptions
 from app.settings import Settings
 from app.writes import DocumentWriter
-from clir.errors import ConfigError
+from clir.errors import ClirError, ConfigError
 from clir.files import WriterLock, recover_unlocked
 from clir.index.collection import Collection
 from clir.index.prepare import QueryAugmenter
@@ -73,6 +74,9 @@ class SearchService:
         # limiter and cancel scopes); as many threads as a micro-batch holds, so one can fill.
         self._executor = ThreadPoolExecutor(max_workers=max(4, settings.micro_batch_max),
                                             thread_name_prefix="clir-search")
+        self.reloads = 0
+        self._watching = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     async def offload(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking call in the service's threads, awaiting its result; Overloaded (503) when
@@ -164,19 +168,42 @@ class SearchService:
         return None if doc is None else doc.to_dict()
 
     def start(self) -> None:
-        """Take the writer lock again when an app restarts (its shutdown released it)."""
+        """Take the writer lock again when an app restarts (its shutdown released it); a read-only server
+        starts watching for a rebuilt index."""
         if self.settings.writable and self.lock is not None and not self.lock.held:
             self.lock.acquire()
+        if not self.settings.writable and self.settings.reload_interval_s > 0 and self._watcher is None:
+            self._watching.clear()
+            self._watcher = threading.Thread(target=self._watch, name="clir-reload", daemon=True)
+            self._watcher.start()
 
     def close(self) -> None:
         """Release the writer lock and what the store holds for this process alone (the write log stays
         open: every acknowledged write is already on disk; a restarted app reopens the rest)."""
+        self._watching.set()
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None
         if self.lock is not None:
             self.lock.release()
         self.collection.release()
 
+    def _watch(self) -> None:
+        """Serve an index another process rebuilt (or wrote to): searches in flight finish on the view they
+        hold, later ones see the new index. A check that fails leaves the loaded index serving."""
+        while not self._watching.wait(self.settings.reload_interval_s):
+            try:
+                if self.collection.stale():
+                    self.reload()
+                    print(f"clir: reloaded {self.collection.display_name}: {len(self.retriever)} documents",
+                          file=sys.stderr)
+            except (ClirError, OSError) as exc:
+                print(f"clir: warning: reloading {self.collection.display_name} failed ({exc}); still serving "
+                      "the index loaded before", file=sys.stderr)
+
     def reload(self) -> None:
         self.collection.reload(verify=self.settings.verify_checksums)
+        self.reloads += 1
 
     def stats(self) -> dict[str, Any]:
         collection = self.writer.stats() if self.writer else self.collection.stats()
@@ -185,6 +212,7 @@ class SearchService:
         return summary | {"documents": collection["documents"], "languages": collection["languages"],
                           "collection": collection,
             "uptime_s": round(time.time() - self.started, 1),
+            "reloads": self.reloads,
             "micro_batching": None if self.batcher is None else
             {"batches": self.batcher.batches, "queries": self.batcher.encoded},
         }

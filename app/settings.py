@@ -37,6 +37,9 @@ class Settings(BaseSettings):
                                                    "(running or queued); beyond it: 503 with Retry-After")
     body_timeout_s: float = Field(15.0, gt=0, description="seconds a client may take to send its request body")
     verify_checksums: bool = Field(True, description="sha256 every index file at start-up")
+    reload_interval_s: float = Field(5.0, ge=0, description="read-only servers: seconds between checks for an "
+                                                           "index rebuilt (or written) by another process, "
+                                                           "served once found; 0 = never")
     threads: int = Field(0, ge=0, description="FAISS/OpenMP threads per worker; 0 = cores / workers")
     max_query_chars: int = Field(2048, ge=1, description="longest accepted query")
     max_k: int = Field(MAX_K, ge=1, description="largest k a search may ask for")

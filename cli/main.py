@@ -5,7 +5,9 @@ User errors (bad arguments, unreadable corpus, invalid index) print one line on 
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -35,6 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except ClirError as exc:
         print(f"clir: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        # a path this user may not read or write: one line naming it, not a traceback
+        print(f"clir: error: {exc.filename or ''}: {exc.strerror} (user id {os.getuid()}); give this user access "
+              "to it, or use another path", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("clir: interrupted", file=sys.stderr)

@@ -29,13 +29,38 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_replaceable(out: Path) -> None:
+    """ConfigError, in one line naming the path and the fix, where `out` cannot be written as an index is
+    written: a folder replaced by renaming a finished one beside it, with the writer lock beside it too. A
+    mount point cannot be renamed, and the folder holding `out` must be writable."""
+    out = Path(out).resolve()
+    if out.is_dir() and os.path.ismount(out):
+        raise ConfigError(f"{out} is a mount point: an index is replaced by renaming a finished folder into its "
+                          f"place, which a mount point cannot be; use a folder inside it (e.g. {out / 'current'})")
+    home = next((p for p in (out.parent, *out.parent.parents) if p.exists()), None)
+    if home is not None and not os.access(home, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write to {home} (user id {os.getuid()}): the index {out} keeps its writer lock "
+                          f"and builds beside it there; use an index path in a folder this user can write, or "
+                          f"give this user that folder")
+
+
+def _unwritable(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot write {path} (user id {os.getuid()}): {exc.strerror}; use an index path in a "
+                       "folder this user can write, or give this user that folder")
+
+
 def scratch_dir(out: Path, tag: str) -> Path:
     """A fresh directory beside `out` (same filesystem, so the final rename is atomic), named
     `.NAME.TAG`; anything left there by an earlier run with the same tag is removed first."""
     tmp = out.parent / f".{out.name}.{tag}"
     shutil.rmtree(tmp, ignore_errors=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp.mkdir()  # mkdir (not mkdtemp) honours the umask
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()  # mkdir (not mkdtemp) honours the umask
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        raise _unwritable(tmp, exc) from None
     return tmp
 
 
@@ -131,8 +156,14 @@ class WriterLock:
         self.owner = owner
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        check_replaceable(index_of(self.path))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            raise _unwritable(self.path, exc) from None
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

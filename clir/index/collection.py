@@ -25,7 +25,7 @@ from clir.index.compact import Frozen, write_compacted
 from clir.index.delta import LOG_FILE, DeltaLog, PreparedDocument
 from clir.index.live import LiveView
 from clir.index.local import LocalIndex
-from clir.index.manifest import Manifest
+from clir.index.manifest import MANIFEST, Manifest
 from clir.index.sparse import SparseScores
 from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors
 
@@ -33,6 +33,36 @@ from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors
 # share of the base and at least AUTO_COMPACT_MIN of them (docs/updating.md).
 AUTO_COMPACT_SHARE = 0.25
 AUTO_COMPACT_MIN = 1000
+
+
+Identity = tuple[tuple[int, int, int, int] | None, ...]
+
+
+def _identity(root: Path) -> Identity:
+    """What changes when the index is rebuilt (a new folder with a new manifest) or written by another
+    process (its log): the folder's inode; inode, change and modification times and size of each file
+    (None where missing). The first two change only with the base files."""
+    out: list[tuple[int, int, int, int] | None] = []
+    for path in (root, root / MANIFEST, root / LOG_FILE, root / f"{LOG_FILE}-wal"):
+        try:
+            st = path.stat()
+        except OSError:
+            out.append(None)
+            continue
+        if st.st_size == 0 and path.name.endswith("-wal"):  # a reader's open creates an empty one
+            out.append(None)
+            continue
+        # the folder's times change whenever a file in it is created (the log's companions): not counted
+        out.append((st.st_ino, 0, 0, 0) if path == root else (st.st_ino, st.st_ctime_ns, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def _open_log(root: Path, writable: bool) -> DeltaLog | None:
+    """The write log: created by a writer; read (when there is one) by anyone else, without writing."""
+    path = root / LOG_FILE
+    if writable:
+        return DeltaLog(path)
+    return DeltaLog(path, read_only=True) if path.is_file() else None
 
 
 def _replay(view: LiveView, log: DeltaLog | None) -> LiveView:
@@ -56,6 +86,7 @@ class Collection:
         self.compactions = 0
         self.auto_compact = True
         self.writable = False
+        self._seen = _identity(root)
 
     @classmethod
     def open(cls, root: str | Path, *, writable: bool = False, verify: bool = True, threads: int | None = None,
@@ -67,10 +98,12 @@ class Collection:
         options = {"threads": threads, "ef_search": ef_search, "nprobe": nprobe}
         if writable:
             recover(root.resolve())
+        seen = _identity(root)  # before opening: a change while it opens shows at the next check
         base = LocalIndex.open(root, verify=verify, **options)
-        log = DeltaLog(root / LOG_FILE) if writable or (root / LOG_FILE).is_file() else None
+        log = _open_log(root, writable)
         collection = cls(root, _replay(LiveView(base), log), log, options)
         collection.writable = writable
+        collection._seen = seen
         return collection
 
     # -- reads: the current view ---------------------------------------------------------------------
@@ -193,17 +226,24 @@ class Collection:
             return {"documents": manifest.documents, "seq": frozen.seq,
                     "seconds": round(time.perf_counter() - started, 3)}
 
+    def stale(self) -> bool:
+        """Has another process rebuilt the index or logged writes since it was (re)loaded? Never for the
+        writer itself: it holds the writer lock, so no one else writes."""
+        return not self.writable and _identity(self.root) != self._seen
+
     def reload(self, verify: bool = True) -> None:
-        """Re-open the directory: base files rebuilt offline, or writes another process logged."""
+        """Re-open the directory: base files rebuilt offline, or writes another process logged (the base
+        files stay loaded when only the log changed)."""
         with self._lock:
             self._swap_in(verify=verify)
 
     def _swap_in(self, verify: bool) -> None:
         old_log = self._log
-        path = self.root / LOG_FILE
-        log = DeltaLog(path) if self.writable or path.is_file() else None
-        base = LocalIndex.open(self.root, verify=verify, **self._open_options)
-        self._view, self._log = _replay(LiveView(base), log), log
+        seen = _identity(self.root)
+        log = _open_log(self.root, self.writable)
+        same_base = seen[:2] == self._seen[:2]
+        base = self._view.base if same_base else LocalIndex.open(self.root, verify=verify, **self._open_options)
+        self._view, self._log, self._seen = _replay(LiveView(base), log), log, seen
         if old_log is not None:
             old_log.close()
 

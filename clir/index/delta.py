@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -55,12 +56,18 @@ class LoggedDocument:
 
 
 class DeltaLog:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        """The log at `path`, created when missing; `read_only` opens an existing one for reading only (a
+        read-only server, which may have the index on a read-only mount, beside the writer)."""
         self.path = path
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # fsync the WAL at every commit: durable writes
-        self._db.executescript(_SCHEMA)
+        if read_only:
+            self._db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, check_same_thread=False,
+                                       isolation_level=None)
+        else:
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # fsync the WAL at every commit: durable writes
+            self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
 
     def close(self) -> None:

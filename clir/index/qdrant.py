@@ -326,6 +326,16 @@ class QdrantCollection:
     def pending(self) -> int:
         return 0
 
+    def stale(self) -> bool:
+        """Has a rebuild switched the alias to another collection since the manifest was read? (Points
+        written by other replicas are live already: Qdrant serves them.)"""
+        with self.calls():
+            try:
+                current = read_manifest(self.client, self.name, self.location)
+            except IndexFormatError:  # mid-switch, or gone: keep serving what is loaded
+                return False
+        return current.raw != self.manifest.raw
+
     def reload(self, verify: bool = True) -> None:
         """Re-read the manifest (a rebuild switched the alias to a new collection)."""
         with self.calls():
