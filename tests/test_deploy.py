@@ -48,7 +48,14 @@ def test_compose_wiring(compose: dict):
     assert "/ready" in " ".join(services["api"]["healthcheck"]["test"])
     assert services["eval"]["profiles"] == ["eval"]
     assert services["eval"]["environment"]["CLIR_SERVER_URL"] == "http://api:8000"
-    assert set(compose["volumes"]) == {"index", "models", "qdrant"}
+    assert set(compose["volumes"]) == {"index", "models", "runs", "qdrant"}
+    # an index is a folder inside the volume, never its mount point (a build renames it into place)
+    for name in ("indexer", "api", "writer"):
+        assert services[name]["environment"]["CLIR_INDEX"] == "/index/current"
+    writer = services["writer"]
+    assert writer["profiles"] == ["writable"] and "index:/index" in writer["volumes"]
+    assert writer["environment"]["CLIR_WRITABLE"] == "true"
+    assert services["eval"]["entrypoint"] == ["clir-entrypoint", "eval"]
 
 
 def test_the_qdrant_profile(compose: dict):
