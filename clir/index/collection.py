@@ -129,6 +129,10 @@ class Collection:
     def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
         return self._view.dense_search(vectors, k, flt)
 
+    def dense_search_by_lang(self, vectors: Vectors, k: int, langs: Sequence[str],
+                             flt: Filter | None = None) -> list[dict[str, Ranked]]:
+        return self._view.dense_search_by_lang(vectors, k, langs, flt)
+
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         return self._view.dense_scores(vector, rows)
 

@@ -179,6 +179,31 @@ class DenseIndex:
                 scores[short], rows[short] = self._scan(queries[short], k, selector)
         return rows.astype(np.int64, copy=False), scores.astype(np.float32, copy=False)
 
+    def search_mostly(self, queries: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """`search` within `allowed` where most rows are allowed (rows deleted since the build): a search
+        widened by the disallowed share, those rows dropped (a graph or cell search keeps its speed); a
+        query left short, and a selective `allowed`, take the filtered search."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        n_allowed = self.n_vectors if allowed is None else int(np.count_nonzero(allowed))
+        if allowed is None or n_allowed == self.n_vectors:
+            return self.search(queries, k)
+        if n_allowed == 0:
+            return np.full((len(queries), 1), -1, dtype=np.int64), np.zeros((len(queries), 1), dtype=np.float32)
+        if n_allowed * 2 >= self.n_vectors:
+            wide = min(self.n_vectors, int(k * self.n_vectors / n_allowed * 1.1) + 10)
+            rows, scores = self.search(queries, wide)
+            live = (rows >= 0) & allowed[np.maximum(rows, 0)]
+            if np.all(live.sum(axis=1) >= min(k, n_allowed)):
+                order = np.argsort(~live, axis=1, kind="stable")[:, :k]  # allowed rows first, in score order
+                rows, scores = np.take_along_axis(rows, order, 1), np.take_along_axis(scores, order, 1)
+                return np.where(np.take_along_axis(live, order, 1), rows, -1), scores
+        return self.search(queries, k, allowed)
+
+    @property
+    def stored_vectors(self) -> np.ndarray | None:
+        """The stored vectors as a zero-copy (n, d) array (float32 for flat, float16 for fp16 HNSW), else None."""
+        return self._vectors
+
     def _scan(self, queries: np.ndarray, k: int, selector: faiss.IDSelector) -> tuple[np.ndarray, np.ndarray]:
         """Exhaustive filtered search: every allowed row is scored (with its stored vector; over all IVF
         cells for ivfpq)."""

@@ -138,40 +138,44 @@ class LiveView:
             return self.base.dense_search(vectors, k, flt)
         vectors = np.atleast_2d(vectors)
         rows, scores = self._base_dense(vectors, k, flt)
-        n = self.n_delta
+        delta = self._delta_scores(vectors, self._delta_mask(flt))
+        return [self._merge(Ranked.from_search(rows[i], scores[i]), delta[i], k) for i in range(len(vectors))]
+
+    def dense_search_by_lang(self, vectors: Vectors, k: int, langs: Sequence[str],
+                             flt: Filter | None = None) -> list[dict[str, Ranked]]:
+        if not self.pending:
+            return self.base.dense_search_by_lang(vectors, k, langs, flt)
+        vectors = np.atleast_2d(vectors)
+        base = self.base.dense_by_lang_within(vectors, k, langs, self._base_mask(flt))
         allowed = self._delta_mask(flt)
-        kk = min(k, int(allowed.sum()))
-        # every delta vector scored in one pass over the contiguous rows (dead or filtered ones lose), with
-        # einsum's single-threaded loop: a BLAS call here woke its own thread pool beside FAISS's and
-        # the encoder's, and cost more than it saved (docs/benchmarks.md)
-        delta_scores = np.where(allowed, np.einsum("qd,nd->qn", vectors, self.vectors[:n]), -np.inf).astype(np.float32)
-        out = []
-        for i in range(len(vectors)):
-            base = Ranked.from_search(rows[i], scores[i])
-            top = np.argpartition(-delta_scores[i], kk - 1)[:kk] if 0 < kk < n else np.flatnonzero(allowed)
-            merged_rows = np.concatenate([base.rows, np.sort(top).astype(np.int64) + self.n_base])
-            merged_scores = np.concatenate([base.scores, delta_scores[i][np.sort(top)]])
-            order = np.argsort(merged_rows, kind="stable")  # ascending rows: ties go to the lower row
-            out.append(Ranked.top_of(merged_rows[order], merged_scores[order], k))
-        return out
+        delta = {lang: self._delta_scores(vectors, allowed & (self.langs_arr[: self.n_delta] == lang))
+                 for lang in langs}
+        return [{lang: self._merge(per[lang], delta[lang][i], k) for lang in langs}
+                for i, per in enumerate(base)]
+
+    def _delta_scores(self, vectors: Vectors, allowed: Mask) -> Scores:
+        """Every delta vector's score for each query in one pass over the contiguous rows (rows not
+        allowed: -inf), with einsum's single-threaded loop: a BLAS call here woke its own thread pool
+        beside FAISS's and the encoder's, and cost more than it saved (docs/benchmarks.md)."""
+        n = self.n_delta
+        return np.where(allowed, np.einsum("qd,nd->qn", vectors, self.vectors[:n]), -np.inf).astype(np.float32)
+
+    def _merge(self, base: Ranked, delta: Scores, k: int) -> Ranked:
+        """The k best of a base list and one query's delta scores."""
+        finite = np.isfinite(delta)
+        kk = min(k, int(finite.sum()))
+        top = np.argpartition(-delta, kk - 1)[:kk] if 0 < kk < len(delta) else np.flatnonzero(finite)
+        top = np.sort(top)
+        merged_rows = np.concatenate([base.rows, top.astype(np.int64) + self.n_base])
+        merged_scores = np.concatenate([base.scores, delta[top]])
+        order = np.argsort(merged_rows, kind="stable")  # ascending rows: ties go to the lower row
+        return Ranked.top_of(merged_rows[order], merged_scores[order], k)
 
     def _base_dense(self, vectors: Vectors, k: int, flt: Filter | None) -> tuple[Rows, Scores]:
-        """The base's k best live rows per query. Without a filter, deleted rows are dropped from a search
-        widened by their share (a graph or cell search keeps its speed); a query left short, and every
-        filtered search, takes the index's filtered search over the live rows."""
-        none = (np.full((len(vectors), 1), -1, dtype=np.int64), np.zeros((len(vectors), 1), dtype=np.float32))
+        """The base's k best live rows per query (within the filter)."""
         if self.base_live == 0:
-            return none
-        if flt is None:
-            wide = min(self.n_base, int(k * self.n_base / self.base_live * 1.1) + 10)
-            rows, scores = self.base.dense.search(vectors, wide)
-            live = (rows >= 0) & ~self.base_dead[np.maximum(rows, 0)]
-            if np.all(live.sum(axis=1) >= min(k, self.base_live)):
-                order = np.argsort(~live, axis=1, kind="stable")[:, :k]  # live rows first, in score order
-                rows, scores = np.take_along_axis(rows, order, 1), np.take_along_axis(scores, order, 1)
-                return np.where(np.take_along_axis(live, order, 1), rows, -1), scores
-        mask = self._base_mask(flt)
-        return self.base.dense.search(vectors, k, mask) if mask.any() else none
+            return np.full((len(vectors), 1), -1, dtype=np.int64), np.zeros((len(vectors), 1), dtype=np.float32)
+        return self.base.dense.search_mostly(vectors, k, self._base_mask(flt))
 
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         in_base = rows < self.n_base

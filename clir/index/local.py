@@ -13,6 +13,7 @@ from clir.index.dense import DenseIndex, set_search_threads
 from clir.index.docstore import DocStore
 from clir.index.filters import FilterCache
 from clir.index.manifest import DOCSTORE, FAISS_FILE, SPARSE_DIR, Manifest, load_manifest
+from clir.index.partitions import LanguagePartitions, languages_of
 from clir.index.sparse import SparseIndex, SparseScores
 from clir.records import Filter, Mask, Ranked, Rows, Scores, StoredDocument, Vectors
 
@@ -21,7 +22,7 @@ class LocalIndex:
     """One index directory, loaded: safe to share between threads (nothing in it changes after open)."""
 
     def __init__(self, root: Path, manifest: Manifest, docstore: DocStore, dense: DenseIndex,
-                 sparse: SparseIndex) -> None:
+                 sparse: SparseIndex, partitions: LanguagePartitions | None = None) -> None:
         self.root = root
         self.location = str(root)
         self.manifest = manifest
@@ -29,6 +30,7 @@ class LocalIndex:
         self._dense = dense
         self._sparse = sparse
         self._filters = FilterCache(docstore)
+        self._partitions = partitions or LanguagePartitions(languages_of(docstore.langs))
 
     @classmethod
     def open(cls, root: str | Path, *, verify: bool = True, threads: int | None = None,
@@ -47,7 +49,10 @@ class LocalIndex:
             raise IndexFormatError(f"{root}: cannot load index files ({exc})".splitlines()[0]) from exc
         if not (len(docstore) == dense.n_vectors == sparse.n_docs == manifest.documents):
             raise IndexFormatError(f"{root}: index parts disagree on the number of documents")
-        return cls(root, manifest, docstore, dense, sparse)
+        entry = manifest.raw["dense"].get("partitions")
+        partitions = None if entry is None else \
+            LanguagePartitions.load(root, entry, len(docstore), ef_search=ef_search, nprobe=nprobe)
+        return cls(root, manifest, docstore, dense, sparse, partitions)
 
     def __len__(self) -> int:
         return len(self._docstore)
@@ -74,6 +79,17 @@ class LocalIndex:
     def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
         rows, scores = self._dense.search(vectors, k, self._filters.mask(flt))
         return [Ranked.from_search(r, s) for r, s in zip(rows, scores, strict=True)]
+
+    def dense_search_by_lang(self, vectors: Vectors, k: int, langs: Sequence[str],
+                             flt: Filter | None = None) -> list[dict[str, Ranked]]:
+        return self.dense_by_lang_within(vectors, k, langs, self._filters.mask(flt))
+
+    def dense_by_lang_within(self, vectors: Vectors, k: int, langs: Sequence[str],
+                             allowed: Mask | None) -> list[dict[str, Ranked]]:
+        """`dense_search_by_lang` over the rows `allowed` (the live index passes its live rows)."""
+        found = self._partitions.top(self._dense, vectors, k, langs, allowed)
+        return [{lang: Ranked.from_search(rows[i], scores[i]) for lang, (rows, scores) in found.items()}
+                for i in range(len(np.atleast_2d(vectors)))]
 
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         if len(rows) == 0:

@@ -147,6 +147,22 @@ class QdrantView:
             return []
         return self._batch([v.tolist() for v in np.asarray(vectors, dtype=np.float32)], DENSE, k, to_filter(flt))
 
+    def dense_search_by_lang(self, vectors: Vectors, k: int, langs: Sequence[str],
+                             flt: Filter | None = None) -> list[dict[str, Ranked]]:
+        """One batch request: a query per vector and language, each filtered to its language (a keyword
+        payload index on `lang` keeps a filtered search a graph search on a server)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if not len(vectors) or not langs:
+            return [{} for _ in range(len(vectors))]
+        filters = [to_filter(Filter.make([lang], dict(flt.metadata) if flt else None)) for lang in langs]
+        requests = [models.QueryRequest(query=v.tolist(), using=DENSE, limit=k, filter=f, with_payload=LIGHT_PAYLOAD)
+                    for v in vectors for f in filters]
+        with self.store.calls():
+            responses = self.store.client.query_batch_points(self.store.name, requests=requests)
+        ranked = [self._ranked(r.points) for r in responses]
+        return [dict(zip(langs, ranked[i * len(langs):(i + 1) * len(langs)], strict=True))
+                for i in range(len(vectors))]
+
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         """Inner products with the stored vectors (Qdrant keeps cosine vectors normalised, as ours are)."""
         if not len(rows):
@@ -246,6 +262,10 @@ class QdrantCollection:
 
     def dense_search(self, vectors: Vectors, k: int, flt: Filter | None = None) -> list[Ranked]:
         return self.view().dense_search(vectors, k, flt)
+
+    def dense_search_by_lang(self, vectors: Vectors, k: int, langs: Sequence[str],
+                             flt: Filter | None = None) -> list[dict[str, Ranked]]:
+        return self.view().dense_search_by_lang(vectors, k, langs, flt)
 
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         return self.view().dense_scores(vector, rows)

@@ -47,6 +47,12 @@ class IndexStore(Protocol):
         """The k nearest rows of each query vector (inner product), restricted to `flt`."""
         ...
 
+    def dense_search_by_lang(self, vectors: Vectors, k: int, langs: Sequence[str],
+                             flt: Filter | None = None) -> list[dict[str, Ranked]]:
+        """For each query vector, the k nearest rows of each document language in `langs` (within `flt`):
+        language balance's candidates, at the cost of about one search (clir.index.partitions)."""
+        ...
+
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         """The inner product of one query vector with the stored vectors of `rows`."""
         ...

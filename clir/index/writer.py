@@ -20,6 +20,7 @@ from clir.index.dense import DenseIndex, build_faiss
 from clir.index.docstore import DocStoreWriter
 from clir.index.manifest import DOCSTORE, FAISS_FILE, SPARSE_DIR
 from clir.index.params import BM25Params, DenseParams
+from clir.index.partitions import build_partitions
 from clir.index.sparse import SparseIndexBuilder
 from clir.records import Document, Vectors
 from clir.text.analyzers import ANALYZER_VERSION, analyzer_for
@@ -39,6 +40,7 @@ class IndexWriter:
         self.vectors_path = root / VECTORS_SCRATCH
         self.vectors = open(self.vectors_path, "wb")  # noqa: SIM115 - closed in finish()
         self.langs: Counter[str] = Counter()
+        self.row_langs: list[str] = []  # per row, for the dense index's language partitions
 
     def written(self) -> set[str]:
         """Content hashes of documents written by an earlier run: none (a build starts a new directory)."""
@@ -51,6 +53,7 @@ class IndexWriter:
     def add_documents(self, docs: Sequence[Document], langs: Sequence[str | None],
                       tokens: Sequence[list[str]]) -> None:
         self.langs.update(lang or "und" for lang in langs)
+        self.row_langs.extend(lang or "" for lang in langs)
         self.sparse.add(tokens)
         self.docstore.add(docs, langs)
 
@@ -70,6 +73,10 @@ class IndexWriter:
         vectors = np.memmap(self.vectors_path, dtype=np.float32, mode="r", shape=(n, self.dim))
         index, dense_info = build_faiss(vectors, self.dense_params)
         DenseIndex(index, dense_info["kind"]).save(self.root / FAISS_FILE)
+        del index
+        partitions = build_partitions(vectors, self.row_langs, self.dense_params, dense_info["kind"], self.root)
+        if partitions is not None:
+            dense_info["partitions"] = partitions
         del vectors
         self.vectors_path.unlink()
         sparse_stats = self.sparse.build(self.root / SPARSE_DIR, show_progress=self.show_progress)

@@ -45,7 +45,7 @@ class FusionParams:
     # the query's language / in another language written in the same script / in another script, and
     # the BM25 z-score range over which the bonus ramps from 0 to full. Tuned on development data only
     # (bench/tune_fusion.py, docs/fusion.md).
-    same_lang_weight: float = 0.05
+    same_lang_weight: float = 0.08
     same_script_weight: float = 0.02
     other_script_weight: float = 0.01
     confidence_lo: float = 0.0

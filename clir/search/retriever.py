@@ -18,7 +18,7 @@ from clir.index.manifest import Manifest
 from clir.index.store import IndexStore, SparseMatches
 from clir.index.stores import open_store
 from clir.index.target import QdrantTarget
-from clir.records import Component, Filter, Hit, Ranked, SearchResult, Vectors
+from clir.records import Component, Filter, Hit, Ranked, Scores, SearchResult, Vectors
 from clir.search.fusion import OTHER_SCRIPT, SAME_LANGUAGE, SAME_SCRIPT, Candidates, FusionParams, Kinship, fuse
 from clir.search.options import DEFAULT_DEPTH, DEFAULT_K, MODES
 from clir.search.snippets import SENTENCE_BUDGET, Snippet, snippets
@@ -28,13 +28,29 @@ from clir.text.scripts import script_of
 
 DEFAULT_FUSION = FusionParams()
 Encode = Callable[[Sequence[str]], Vectors]
-# Language balance: dense candidates taken per document language, and each language's scores shifted
-# by the mean of its best BALANCE_QUOTA (docs/fusion.md, "Multilingual collections").
+# Language balance (docs/fusion.md, "Multilingual collections"): dense candidates taken per document
+# language, and each language's cosines moved toward the level of the languages other than the query's,
+# a language's level being the mean of its best BALANCE_LEVEL. The query's own language and the languages
+# below that level move all the way; those above it by BALANCE_DOWN of the way (a language whose sentences
+# all resemble the query a little, and which holds the answer, is not pushed under the others).
+# Tuned on the development data only (bench/tune_balance.py).
 BALANCE_QUOTA = 20
+BALANCE_LEVEL = 5
+BALANCE_DOWN = 0.4
 
 
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 3)
+
+
+def language_shifts(best: dict[str, Scores], query_lang: str | None) -> dict[str, float]:
+    """Each language's shift, from its best cosines (descending): toward the mean level of the languages other
+    than the query's (of all of them when the query's language holds none)."""
+    levels = {lang: float(scores[:BALANCE_LEVEL].mean()) for lang, scores in best.items()}
+    others = [level for lang, level in levels.items() if lang != query_lang] or list(levels.values())
+    centre = float(np.mean(others)) if others else 0.0
+    return {lang: (centre - level) * (BALANCE_DOWN if level > centre and lang != query_lang else 1.0)
+            for lang, level in levels.items()}
 
 
 class _NoMatches:
@@ -147,25 +163,23 @@ class Retriever:
         return sorted(lang for lang in langs if flt is None or not flt.langs or lang in flt.langs)
 
     def dense_candidates(self, store: IndexStore, vectors: Vectors, depth: int, flt: Filter | None,
-                         language_balance: bool) -> tuple[list[Ranked], list[dict[str, float] | None]]:
+                         language_balance: bool, query_langs: Sequence[str | None] | None = None
+                         ) -> tuple[list[Ranked], list[dict[str, float] | None]]:
         """Each query's dense top list, and under language balance the shift applied to each language.
 
-        Balanced, on a collection of several languages: a quota from every language, each language's
-        cosines shifted by the mean of its best BALANCE_QUOTA so that no language is preferred as such."""
+        Balanced, on a collection of several languages: a quota from every language (one search,
+        `dense_search_by_lang`), each language's cosines shifted toward the others' level (`language_shifts`)."""
         langs = self.balanced_languages(flt) if language_balance else []
         if len(langs) < 2:
             return store.dense_search(vectors, depth, flt), [None] * len(vectors)
         quota = max(BALANCE_QUOTA, -(-depth // len(langs)))
-        metadata = dict(flt.metadata) if flt is not None else None
-        per_lang = {lang: store.dense_search(vectors, quota, Filter.make([lang], metadata)) for lang in langs}
+        own = list(query_langs) if query_langs is not None else [None] * len(vectors)
         lists: list[Ranked] = []
         shifts: list[dict[str, float] | None] = []
-        for i in range(len(vectors)):
-            means = {lang: float(r[i].scores[:BALANCE_QUOTA].mean()) for lang, r in per_lang.items() if len(r[i])}
-            centre = float(np.mean(list(means.values()))) if means else 0.0
-            shift = {lang: centre - mean for lang, mean in means.items()}
-            rows = np.concatenate([per_lang[lang][i].rows for lang in means] or [np.zeros(0, np.int64)])
-            scores = np.concatenate([per_lang[lang][i].scores + np.float32(shift[lang]) for lang in means]
+        for per_lang, query_lang in zip(store.dense_search_by_lang(vectors, quota, langs, flt), own, strict=True):
+            shift = language_shifts({lang: r.scores for lang, r in per_lang.items() if len(r)}, query_lang)
+            rows = np.concatenate([per_lang[lang].rows for lang in shift] or [np.zeros(0, np.int64)])
+            scores = np.concatenate([per_lang[lang].scores + np.float32(shift[lang]) for lang in shift]
                                     or [np.zeros(0, np.float32)])
             lists.append(Ranked.top_of(rows, scores, len(rows)))
             shifts.append(shift)
@@ -209,7 +223,7 @@ class Retriever:
             vectors = (encode or self.encoder.encode_queries)(queries)
             timing["encode"] = _ms(start)
             start = time.perf_counter()
-            dense, shifts = self.dense_candidates(store, vectors, depth, filter, language_balance)
+            dense, shifts = self.dense_candidates(store, vectors, depth, filter, language_balance, langs)
             timing["dense"] = _ms(start)
         results = []
         for i, query in enumerate(queries):

