@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | Non
         raise SystemExit(2) from None
     metrics = Metrics()
     metrics.documents.set_function(lambda: len(service.retriever))  # read at each scrape: writes and reloads
+    metrics.watch_caches(lambda: {"query_vectors": service.query_vectors.stats(), "results": service.results.stats()})
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

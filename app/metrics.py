@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterator
 from threading import Lock
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client import Counter as PromCounter
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+CacheStats = Callable[[], dict[str, dict[str, int]]]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -32,5 +37,24 @@ class Metrics:
         with self._lock:
             return dict(sorted(self._counts.items()))
 
+    def watch_caches(self, stats: CacheStats) -> None:
+        """Hits, misses and entries of the service's caches, read at each scrape."""
+        self.registry.register(_Caches(stats))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Caches(Collector):
+    def __init__(self, stats: CacheStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        hits = CounterMetricFamily("clir_cache_hits", "Lookups a cache answered", labels=["cache"])
+        misses = CounterMetricFamily("clir_cache_misses", "Lookups a cache could not answer", labels=["cache"])
+        entries = GaugeMetricFamily("clir_cache_entries", "Entries a cache holds", labels=["cache"])
+        for name, values in self.stats().items():
+            hits.add_metric([name], values["hits"])
+            misses.add_metric([name], values["misses"])
+            entries.add_metric([name], values["entries"])
+        yield from (hits, misses, entries)

@@ -11,14 +11,17 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from app.batching import MicroBatcher
 from app.errors import Overloaded, QueryError
+from app.result_cache import ResultCache
 from app.schemas import BatchQuery, FusionOptions, SearchOptions
 from app.settings import Settings
 from app.writes import DocumentWriter
+from clir.encoders.query_cache import QueryVectorCache
 from clir.errors import ClirError, ConfigError
 from clir.files import WriterLock, recover_unlocked
 from clir.index.collection import Collection
@@ -58,8 +61,11 @@ class SearchService:
                 self.collection.view().base_postings is None:
             raise ConfigError(f"{settings.index}: this index predates live writes; rebuild it with `clir index` "
                               "to serve it --writable")
-        self.writer = (DocumentWriter(settings, self.collection, self.retriever.encoder, augmenter)
-                       if settings.writable else None)
+        # Repeated queries: their vectors, and (on an index only this process writes or reloads) whole responses.
+        self.query_vectors = QueryVectorCache(self.retriever.encoder.encode_queries, settings.query_cache_size)
+        self.results = ResultCache(settings.result_cache_size if isinstance(target, Path) else 0)
+        self.writer = (DocumentWriter(settings, self.collection, self.retriever.encoder, augmenter,
+                                      on_write=self.results.clear) if settings.writable else None)
         # the encoder's first call costs more than later ones (buffers, thread pool): pay it before serving
         self.retriever.encoder.encode_queries(["warm up"])
         self.batcher = (MicroBatcher(self.retriever.encoder.encode_queries, settings.micro_batch_max)
@@ -131,6 +137,13 @@ class SearchService:
     # -- search --------------------------------------------------------------------------------
 
     def search(self, query: str, options: SearchOptions) -> dict[str, Any]:
+        start = time.perf_counter()
+        key = query + "\x00" + options.model_dump_json(exclude={"query"})  # the key holds the query, whatever options is
+        cached = self.results.get(key)
+        if cached is not None:
+            spent = round((time.perf_counter() - start) * 1000, 3)
+            return cached | {"timing_ms": dict.fromkeys(cached["timing_ms"], 0.0) | {"total": spent}}
+        generation = self.results.generation
         query, cut = self._check_query(query, "query")
         common = self._common(options)
         lang = self._lang(options.query_lang, "query_lang")
@@ -138,13 +151,16 @@ class SearchService:
             self._inflight += 1
             # A lone request encodes in its own thread: the hand-off to the batcher thread only pays
             # when other requests are in flight to share the forward pass with.
-            encode = self.batcher.encode if self.batcher and self._inflight > 1 else None
+            misses = self.batcher.encode if self.batcher and self._inflight > 1 else None
         try:
-            result = self.retriever.search_batch([query], query_langs=[lang], encode=encode, **common)[0]
+            result = self.retriever.search_batch([query], query_langs=[lang], encode=partial(
+                self.query_vectors.encode, encode=misses), **common)[0]
         finally:
             with self._inflight_lock:
                 self._inflight -= 1
-        return self._payload(result, options, cut)
+        payload = self._payload(result, options, cut)
+        self.results.put(key, payload, generation)
+        return payload
 
     def search_batch(self, queries: list[str | BatchQuery], options: SearchOptions) -> dict[str, Any]:
         if len(queries) > self.settings.max_batch:
@@ -158,7 +174,7 @@ class SearchService:
             langs.append(self._lang(lang, f"queries.{i}.query_lang" if isinstance(q, BatchQuery) else "query_lang"))
         common = self._common(options)
         start = time.perf_counter()
-        results = self.retriever.search_batch(texts, query_langs=langs, **common)
+        results = self.retriever.search_batch(texts, query_langs=langs, encode=self.query_vectors.encode, **common)
         total = round((time.perf_counter() - start) * 1000, 3)
         return {"results": [self._payload(r, options, cut, len(results)) for r, cut in zip(results, cuts, strict=True)],
                 "timing_ms": {"total": total, "per_query": round(total / len(results), 3)}}
@@ -203,6 +219,7 @@ class SearchService:
 
     def reload(self) -> None:
         self.collection.reload(verify=self.settings.verify_checksums)
+        self.results.clear()
         self.reloads += 1
 
     def stats(self) -> dict[str, Any]:
@@ -213,6 +230,7 @@ class SearchService:
                           "collection": collection,
             "uptime_s": round(time.time() - self.started, 1),
             "reloads": self.reloads,
+            "caches": {"query_vectors": self.query_vectors.stats(), "results": self.results.stats()},
             "micro_batching": None if self.batcher is None else
             {"batches": self.batcher.batches, "queries": self.batcher.encoded},
         }

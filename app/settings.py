@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     ef_search: int | None = Field(None, ge=1, description="HNSW efSearch override")
     nprobe: int | None = Field(None, ge=1, description="IVF nprobe override")
     micro_batch: bool = Field(True, description="encode concurrent single queries as one batch")
+    query_cache_size: int = Field(10_000, ge=0, description="query vectors kept in memory (least recently used "
+                                                            "out), by the text as encoded: about size x (4 x dim + "
+                                                            "query length) bytes, 16 MB for 10,000; 0 = off")
+    result_cache_size: int = Field(1_000, ge=0, description="search responses kept (up to 100 hits, no texts: "
+                                                            "30 KB each at most), emptied by every write and "
+                                                            "reload; not with the qdrant backend; 0 = off")
     micro_batch_max: int = Field(32, ge=1)
     log_level: str = Field("info")
     # Off by default, as in gunicorn: formatting and writing a line per request costs part of the

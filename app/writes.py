@@ -7,7 +7,7 @@ is encoded, and the batch lands in one durable transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from app.errors import QueryError
@@ -23,8 +23,9 @@ from clir.text.langid import validate_lang
 
 class DocumentWriter:
     def __init__(self, settings: Settings, collection: WritableStore, encoder: Encoder,
-                 augmenter: QueryAugmenter | None = None) -> None:
+                 augmenter: QueryAugmenter | None = None, on_write: Callable[[], None] | None = None) -> None:
         self.settings = settings
+        self.on_write = on_write or (lambda: None)  # what a write makes stale (the service's result cache)
         self.collection = collection
         self.encoder = encoder
         self.xqg = bool(collection.manifest.raw.get("xqg"))
@@ -45,6 +46,7 @@ class DocumentWriter:
         if self.augmenter is not None:
             prepared, plain = self.augmenter.augment(prepared, given, self.encoder)
         statuses = self.collection.upsert(prepared)
+        self.on_write()
         self.unaugmented += len(plain)
         return statuses, self._warnings(plain, ignored=not self.xqg and any(g is not None for g in given))
 
@@ -75,7 +77,9 @@ class DocumentWriter:
         return {"created": statuses.count("created"), "updated": statuses.count("updated"), "warnings": warnings}
 
     def delete(self, doc_id: str) -> dict[str, Any] | None:
-        if not self.collection.delete([doc_id]):
+        deleted = self.collection.delete([doc_id])
+        self.on_write()
+        if not deleted:
             return None
         return {"id": doc_id, "status": "deleted", "warnings": []}
 
