@@ -1,7 +1,7 @@
 """Two versions of the service side by side: which adds less to query encoding at concurrency 1?
 
     git worktree add /tmp/before HEAD~3
-    python bench/ab_service.py --index runs/bench/synth-100k --queries ../shared/data/tatoeba/tatoeba.fra-eng.eng \\
+    python -m bench.ab_service --index runs/bench/synth-100k --queries ../shared/data/tatoeba/tatoeba.fra-eng.eng \\
         --before /tmp/before
 
 Starts `clir serve` from each checkout (`--after` defaults to this one) on the same index (or, to compare
@@ -14,17 +14,13 @@ machine; within one alternating run it hits both versions alike, so the paired d
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench_service import IDLE_GAP_S, Client, free_port, start_server  # noqa: E402
-
-from clir.encoders.models import load_encoder  # noqa: E402
+from bench.common import IDLE_GAP_S, Client, free_port, start_server
+from clir.encoders.models import load_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 

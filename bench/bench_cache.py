@@ -1,7 +1,7 @@
 """Repeated queries: a Zipf(1.0) query log over the Tatoeba English sentences, served with and without the
 service's caches, beside the raw encoder with no cache (docs/benchmarks.md).
 
-    python bench/bench_cache.py --index runs/dev/indexes/tatoeba-pool --tatoeba ../shared/data/tatoeba [--log 20000]
+    python -m bench.bench_cache --index runs/dev/indexes/tatoeba-pool --tatoeba ../shared/data/tatoeba [--log 20000]
 
 The log: `--log` queries drawn (seed 0) with probability proportional to 1 / rank over the distinct English
 sentences of the 16 Tatoeba pairs, ranks shuffled. Measured, one query at a time over one keep-alive
@@ -16,19 +16,14 @@ with queries/s, and each cache's hit rate from /stats.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_service import Client, free_port, start_server  # noqa: E402
-
-from clir.encoders.models import load_encoder  # noqa: E402
+from bench.common import Client, free_port, start_server
+from clir.encoders.models import load_encoder
 
 
 def zipf_log(tatoeba: Path, n: int, seed: int = 0) -> tuple[list[str], int]:

@@ -1,7 +1,7 @@
 """The image on a real Docker engine: sizes, build time, cold start, idle memory, and /search latency through
 the published port beside `clir serve` on the host over the same index (docs/deployment.md).
 
-    python bench/bench_docker.py [--no-cache] [--queries 144]
+    python -m bench.bench_docker [--no-cache] [--queries 144]
 
 It starts an engine when none answers and builds on the stand-in base where no registry is reachable, as
 `make docker-test` does (tests/docker/harness.py). Measured:
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,9 +25,8 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.docker.harness import (  # noqa: E402
+from bench.common import free_port, pct
+from tests.docker.harness import (
     DEFAULT_IMAGE,
     FULL_IMAGE,
     ROOT,
@@ -39,12 +37,7 @@ from tests.docker.harness import (  # noqa: E402
     stop_engine,
     wait_http,
 )
-from tests.helpers import free_port, serve  # noqa: E402
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+from tests.helpers import serve
 
 
 def main() -> None:
@@ -111,13 +104,13 @@ def compare_latency(container_url: str, index: Path, n_queries: int, rounds: int
                         client, url = clients[name]
                         t0 = time.perf_counter()
                         resp = client.get(f"{url}/search", params={"q": q, "k": 10})
-                        times[name].append((time.perf_counter() - t0) * 1000)
+                        times[name].append(time.perf_counter() - t0)
                         assert resp.status_code == 200, resp.text
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     for name, values in times.items():
-        print(f"GET /search {name:9s}: p50 {statistics.median(values):.1f} ms, p95 {pct(values, 0.95):.1f} ms "
+        print(f"GET /search {name:9s}: p50 {pct(values, 50):.1f} ms, p95 {pct(values, 95):.1f} ms "
               f"({len(values)} requests)")
 
 

@@ -1,6 +1,6 @@
 """Load with admission control: 60 s at concurrency 16, then 30 s at concurrency 128 with the queue bound.
 
-    python bench/bench_load.py --index data/sample-index --queries ../shared/data/tatoeba/tatoeba.fra-eng.eng
+    python -m bench.bench_load --index data/sample-index --queries ../shared/data/tatoeba/tatoeba.fra-eng.eng
 
 Starts `clir serve` on loopback with the server's defaults (CLIR_MAX_PENDING 64), then runs closed-loop
 clients (each sends its next POST /search when its last one is answered; after a 503 it waits --backoff
@@ -16,7 +16,6 @@ admitted one waits for the work of those ahead of it, and as much again for requ
 from __future__ import annotations
 
 import argparse
-import sys
 import threading
 import time
 from collections import Counter
@@ -24,11 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench_service import RawHTTP, free_port, start_server  # noqa: E402
-
-from app.settings import Settings  # noqa: E402
+from bench.common import RawHTTP, free_port, start_server
+from clir.settings import Settings
 
 
 def rss_mb(pid: int) -> float:

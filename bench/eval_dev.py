@@ -1,6 +1,6 @@
 """From ../shared/data to the results tables of docs/evaluation.md (`make eval-dev`).
 
-    python bench/eval_dev.py --shared ../shared/data --work runs/dev [--configs dense,sparse,hybrid]
+    python -m bench.eval_dev --shared ../shared/data --work runs/dev [--configs dense,sparse,hybrid]
         [--only tatoeba,xquad,pools] [--update-doc docs/evaluation.md]
 
 Imports Tatoeba (16 pairs, English queries -> X documents) and XQuAD-R (English questions -> paragraphs
@@ -21,27 +21,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from doc_tables import update_doc  # noqa: E402
-
-from clir.corpus.readers import read_corpus  # noqa: E402
-from clir.encoders.cache import CachedEncoder  # noqa: E402
-from clir.encoders.models import load_encoder  # noqa: E402
-from eval.configs import resolve_configs  # noqa: E402
-from eval.dataset import load_dataset  # noqa: E402
-from eval.report import build_metrics, write_per_query, write_report  # noqa: E402
-from eval.runner import run_evaluation  # noqa: E402
-from eval.searchers import open_local  # noqa: E402
-from indexer.build import BuildConfig, build_index  # noqa: E402
-from indexer.importers import import_tatoeba, import_tatoeba_pool, import_xquad_r  # noqa: E402
+from bench.doc_tables import update_doc
+from clir.corpus.readers import read_corpus
+from clir.encoders.cache import CachedEncoder
+from clir.encoders.models import load_encoder
+from clir.index.build import BuildConfig, build_index
+from eval.configs import resolve_configs
+from eval.dataset import load_dataset
+from eval.report import build_metrics, write_per_query, write_report
+from eval.runner import run_evaluation
+from eval.searchers import open_local
+from indexer.importers import import_tatoeba, import_tatoeba_pool, import_xquad_r
 
 TATOEBA = ["ara", "cmn", "deu", "fra", "hin", "ita", "jpn", "kor", "nld", "pol", "por", "rus", "spa", "swh",
            "tur", "vie"]

@@ -1,6 +1,6 @@
 """A long schemathesis run over every operation of a writable server on the bundled mini corpus.
 
-    python bench/fuzz_api.py --examples 400      (make fuzz)
+    python -m bench.fuzz_api --examples 400      (make fuzz)
 
 Builds a fresh index of tests/fixtures/mini_corpus.jsonl in a temporary folder, then runs every check on
 every operation, `--examples` cases each (seeded), in process over ASGI. Prints the number of cases run
@@ -23,7 +23,7 @@ TEST = '''
 import schemathesis
 from hypothesis import HealthCheck, settings
 from app.main import create_app
-from app.settings import Settings
+from clir.settings import Settings
 
 app = create_app(Settings(index=r"{index}", writable=True, max_query_chars=200, max_batch=8, max_write_batch=8))
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=400)
     args = parser.parse_args()
     from clir.corpus.readers import read_corpus
-    from indexer.build import BuildConfig, build_index
+    from clir.index.build import BuildConfig, build_index
 
     with tempfile.TemporaryDirectory() as tmp:
         index = Path(tmp) / "idx"

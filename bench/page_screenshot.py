@@ -1,8 +1,8 @@
 """The README's picture of the search page (docs/page.md): serve an index, search it in a headless Chromium,
 save a screenshot.
 
-    python bench/page_screenshot.py                      # data/sample-index (built from data/sample if missing)
-    python bench/page_screenshot.py --index DIR --query "What year did Tesla die?" --out docs/img/search-page.png
+    python -m bench.page_screenshot                      # data/sample-index (built from data/sample if missing)
+    python -m bench.page_screenshot --index DIR --query "What year did Tesla die?" --out docs/img/search-page.png
 
 Uses the system's Chromium (/usr/bin/chromium, or --chromium) through Playwright: nothing is downloaded.
 The server listens on 127.0.0.1 only and is stopped afterwards.
@@ -17,9 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_service import free_port, start_server  # noqa: E402
+from bench.common import free_port, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

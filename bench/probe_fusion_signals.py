@@ -1,6 +1,6 @@
 """Probe two more ways for BM25 to help across languages that share a script, on the tuning sets only.
 
-    python bench/probe_fusion_signals.py --work runs/dev-new
+    python -m bench.probe_fusion_signals --work runs/dev-new
 
 Uses `make eval-dev`'s and `make tune-fusion`'s indexes and datasets (build those first). Candidates and the
 default fusion come from the retrieval core, as in bench/tune_fusion.py; on top of the default it measures:
@@ -19,23 +19,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from tune_fusion import TATOEBA, TUNE_XQUAD, WIDTH, XQUAD_DOCS, kind_of, rr10, zscore  # noqa: E402
-from tune_fusion import collect as tune_collect  # noqa: E402
-
-from clir.encoders.cache import CachedEncoder  # noqa: E402
-from clir.encoders.models import load_encoder  # noqa: E402
-from clir.records import Query  # noqa: E402
-from clir.search.fusion import SAME_SCRIPT, Candidates, FusionParams, auto_scores, confidence_ramp  # noqa: E402
-from clir.search.retriever import Retriever  # noqa: E402
-from clir.text.analyzers import analyzer_for  # noqa: E402
+from bench.tune_fusion import TATOEBA, TUNE_XQUAD, WIDTH, XQUAD_DOCS, kind_of, zscore
+from bench.tune_fusion import collect as tune_collect
+from clir.encoders.cache import CachedEncoder
+from clir.encoders.models import load_encoder
+from clir.records import Query
+from clir.search.fusion import SAME_SCRIPT, Candidates, FusionParams, auto_scores, confidence_ramp
+from clir.search.retriever import Retriever
+from clir.text.analyzers import analyzer_for
+from eval.measures import rr10
 
 WORD = re.compile(r"\w+")
 DEFAULT = FusionParams()

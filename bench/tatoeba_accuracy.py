@@ -1,6 +1,6 @@
 """Tatoeba top-1 accuracy of `clir search` (English queries -> documents in another language).
 
-    python bench/tatoeba_accuracy.py --dataset datasets/tatoeba-fra --index indexes/tatoeba-fra [--mode dense]
+    python -m bench.tatoeba_accuracy --dataset datasets/tatoeba-fra --index indexes/tatoeba-fra [--mode dense]
         [--cli-check 20]
 
 Runs every query through the same retrieval core as `clir search` (in batches, to avoid reloading the model
@@ -17,10 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from clir.corpus.readers import read_qrels, read_queries  # noqa: E402
-from clir.search.retriever import Retriever  # noqa: E402
+from clir.corpus.readers import read_qrels, read_queries
+from clir.search.retriever import Retriever
 
 
 def main() -> None:

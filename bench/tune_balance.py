@@ -1,6 +1,6 @@
 """Tune language balance and its fusion on the multilingual pools, with development data only.
 
-    python bench/tune_balance.py --work runs/dev [--update-doc docs/fusion.md]
+    python -m bench.tune_balance --work runs/dev [--update-doc docs/fusion.md]
 
 Tuning data (DEVELOPERS.md): the Tatoeba pool (English questions, one relevant sentence in one of 16 languages)
 and the XQuAD-R 11-language pool with German, Spanish and Chinese questions (11 relevant paragraphs, one per
@@ -27,23 +27,20 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from doc_tables import update_doc  # noqa: E402
-from tune_fusion import ndcg10, rr10, zscore  # noqa: E402
-
-from clir.encoders.cache import CachedEncoder  # noqa: E402
-from clir.encoders.models import load_encoder  # noqa: E402
-from clir.search.fusion import FusionParams, auto_scores, confidence_ramp  # noqa: E402
-from clir.search.retriever import BALANCE_DOWN, BALANCE_LEVEL, Retriever  # noqa: E402
-from eval.dataset import load_dataset  # noqa: E402
+from bench.doc_tables import update_doc
+from bench.tune_fusion import zscore
+from clir.encoders.cache import CachedEncoder
+from clir.encoders.models import load_encoder
+from clir.search.fusion import FusionParams, auto_scores, confidence_ramp
+from clir.search.retriever import BALANCE_DOWN, BALANCE_LEVEL, Retriever
+from eval.dataset import load_dataset
+from eval.measures import ndcg10, rr10
 
 DEEP = 40  # per-language candidates collected (the largest quota tried)
 SPARSE = 100
@@ -114,8 +111,8 @@ def collect(name: str, index: Path, data: Path, encoder: CachedEncoder) -> Pool:
             zs.append(zscore(sparse_top))
             rel_lang.append(dataset.relevant_langs(q.id))
     retriever.close()
-    return Pool(name, *(np.vstack(cols[k]) for k in ("cos", "lang", "lrank", "share", "kin", "rel")),
-                np.array(zs), rel_lang, langs)
+    cos, lang, lrank, share, kin, rel = (np.vstack(cols[k]) for k in ("cos", "lang", "lrank", "share", "kin", "rel"))
+    return Pool(name, cos, lang, lrank, share, kin, rel, np.array(zs), rel_lang, langs)
 
 
 def shifted(p: Pool, m: int, skip: int, shrink: float, quota: int, own: float = 1.0,
@@ -181,8 +178,8 @@ def main() -> None:
     tatoeba = collect("tatoeba-pool", args.work / "indexes" / "tatoeba-pool", args.work / "datasets" / "tatoeba-pool",
                       encoder)
 
-    def evaluate(point: dict[str, float]) -> dict[str, object]:
-        res: dict[str, object] = {}
+    def evaluate(point: dict[str, float]) -> dict[str, Any]:
+        res: dict[str, Any] = {}
         for q, p in xquad.items():
             s = fused(p, shifted(p, int(point["m"]), int(point["skip"]), point["shrink"], int(point["quota"]),
                                  point["own"], point["down"]), point["power"], point["same"])
@@ -201,7 +198,8 @@ def main() -> None:
     plain_t = by_doc_lang(tatoeba, tatoeba.cos)
     plain_t_all = rr10(tatoeba.cos, tatoeba.rel)
     print(f"Tatoeba pool plain dense RR@10 {plain_t_all:.4f}; old default {old['tatoeba']:.4f}")
-    grid = {"m": [5, 10, 20], "down": [0.25, 0.4, 0.5, 1.0], "power": [2.0, 4.0, 8.0], "same": [0.05, 0.08, 0.12]}
+    grid: dict[str, list[float]] = {"m": [5, 10, 20], "down": [0.25, 0.4, 0.5, 1.0], "power": [2.0, 4.0, 8.0],
+                                    "same": [0.05, 0.08, 0.12]}
     rows = []
     for values in itertools.product(*grid.values()):
         point = {**FIXED, **dict(zip(grid, values, strict=True))}
@@ -209,15 +207,15 @@ def main() -> None:
         tatoeba_langs = res["tatoeba_langs"]
         assert isinstance(tatoeba_langs, dict)
         worst = min(tatoeba_langs[x] - plain_t[x] for x in plain_t)
-        ok_pool = all(res[q][0] >= balanced[q][0] and res[q][1] >= old[q][1] for q in TUNE_Q)  # type: ignore[index]
-        ok_tat = res["tatoeba"] >= plain_t_all and worst >= -0.05  # type: ignore[operator]
+        ok_pool = all(res[q][0] >= balanced[q][0] and res[q][1] >= old[q][1] for q in TUNE_Q)
+        ok_tat = res["tatoeba"] >= plain_t_all and worst >= -0.05
         # the smallest margin over balanced dense among the tuning languages: the objective generalises
         # better than their mean (the other question languages are never looked at here)
-        tune_ndcg = float(min(res[q][0] - balanced[q][0] for q in TUNE_Q))  # type: ignore[index]
+        tune_ndcg = float(min(res[q][0] - balanced[q][0] for q in TUNE_Q))
         rows.append((ok_pool and ok_tat, tune_ndcg, point, res, worst))
     rows.sort(key=lambda r: (not r[0], -r[1]))
     for ok, tune_ndcg, point, res, worst in rows[:12]:
-        detail = " ".join(f"{q} {res[q][0] - balanced[q][0]:+.3f}/{res[q][1] - old[q][1]:+.3f}"  # type: ignore[index]
+        detail = " ".join(f"{q} {res[q][0] - balanced[q][0]:+.3f}/{res[q][1] - old[q][1]:+.3f}"
                           for q in TUNE_Q)
         print(f"{'ok ' if ok else '-- '} min nDCG margin {tune_ndcg:+.4f} tatoeba {res['tatoeba']:.4f} worst-lang "
               f"{worst:+.4f} [{detail}] {point}")
@@ -239,7 +237,7 @@ def main() -> None:
              "|---|---|---|---|---|"]
     for q in POOL_LANGS:
         tag = " (tuning)" if q in TUNE_Q else ""
-        cells = [plain[q], balanced[q], old[q], best[3][q]]
+        cells: list[tuple[float, float]] = [plain[q], balanced[q], old[q], best[3][q]]
         lines.append(f"| {q}{tag} | " + " | ".join(f"{n:.3f} / {r:.3f}" for n, r in cells) + " |")
     print("\n".join(lines))
     if args.update_doc:

@@ -1,6 +1,6 @@
 """Grid-search the language-aware fusion's parameters on development data only.
 
-    python bench/tune_fusion.py --shared ../shared/data --work runs/dev
+    python -m bench.tune_fusion --shared ../shared/data --work runs/dev
 
 Tuning sets (DEVELOPERS.md: tune on Tatoeba freely; on XQuAD-R only with questions in de, es, zh):
   cross-lingual: the 16 Tatoeba pairs (en -> X) and XQuAD-R de, es, zh questions -> paragraphs in each
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,20 +30,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from doc_tables import update_doc  # noqa: E402
-
-from clir.corpus.readers import read_corpus  # noqa: E402
-from clir.encoders.cache import CachedEncoder  # noqa: E402
-from clir.encoders.models import load_encoder  # noqa: E402
-from clir.records import Query  # noqa: E402
-from clir.search.fusion import Candidates, FusionParams, auto_scores, confidence_ramp  # noqa: E402
-from clir.search.retriever import Retriever  # noqa: E402
-from clir.text.scripts import script_of  # noqa: E402
-from eval.dataset import EvalDataset, load_dataset  # noqa: E402
-from indexer.build import BuildConfig, build_index  # noqa: E402
-from indexer.importers import import_xquad_r  # noqa: E402
+from bench.doc_tables import update_doc
+from clir.corpus.readers import read_corpus
+from clir.encoders.cache import CachedEncoder
+from clir.encoders.models import load_encoder
+from clir.index.build import BuildConfig, build_index
+from clir.records import Query
+from clir.search.fusion import Candidates, FusionParams, auto_scores, confidence_ramp
+from clir.search.retriever import Retriever
+from clir.text.scripts import script_of
+from eval.dataset import EvalDataset, load_dataset
+from eval.measures import ndcg10, rr10
+from indexer.importers import import_xquad_r
 
 TATOEBA = ["ara", "cmn", "deu", "fra", "hin", "ita", "jpn", "kor", "nld", "pol", "por", "rus", "spa", "swh",
            "tur", "vie"]
@@ -115,26 +112,6 @@ def collect(name: str, kind: str, index_dir: Path, dataset_dir: Path, encoder: C
                                (0, pad)))
     return TuneSet(name, kind, np.vstack(rows_d), np.vstack(rows_s).astype(np.float64), np.vstack(rows_kin),
                    np.vstack(rows_rel), np.array(zs))
-
-
-def rr10(scores: np.ndarray, relevant: np.ndarray) -> float:
-    """Mean RR@10; ties go to the earlier candidate, as in the retrieval core's stable sort."""
-    best_rel = np.where(relevant, scores, -np.inf)
-    first = best_rel.argmax(axis=1)
-    best = best_rel[np.arange(len(scores)), first]
-    cols = np.arange(scores.shape[1])
-    above = (scores > best[:, None]) | ((scores == best[:, None]) & (cols[None, :] < first[:, None]))
-    rank = 1 + above.sum(axis=1)
-    found = np.isfinite(best) & relevant.any(axis=1)
-    return float(np.where(found & (rank <= 10), 1.0 / rank, 0.0).mean())
-
-
-def ndcg10(scores: np.ndarray, relevant: np.ndarray) -> float:
-    """Mean nDCG@10 with binary relevance (ties in candidate order)."""
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :10]
-    gains = np.take_along_axis(relevant, order, axis=1) / np.log2(np.arange(2, 12))
-    ideal = np.array([np.sum(1 / np.log2(np.arange(2, 2 + min(10, n)))) for n in relevant.sum(axis=1)])
-    return float(np.mean(np.where(ideal > 0, gains.sum(axis=1) / np.maximum(ideal, 1e-9), 0.0)))
 
 
 def fused(s: TuneSet, point: tuple[float, ...]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """xQG measured with an ORACLE generator: an upper bound, not a generator's real quality.
 
-    python bench/xqg_oracle.py --shared ../shared/data --work runs/dev [--update-doc docs/xqg.md]
+    python -m bench.xqg_oracle --shared ../shared/data --work runs/dev [--update-doc docs/xqg.md]
 
 No multilingual query generator can be loaded offline, so the "generated" queries are real XQuAD-R
 questions. Per paragraph its questions are shuffled (fixed seed) and split into two disjoint halves:
@@ -14,27 +14,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from doc_tables import update_doc  # noqa: E402
-
-from clir.corpus.readers import read_corpus, read_qrels, read_queries, write_beir  # noqa: E402
-from clir.encoders.cache import CachedEncoder  # noqa: E402
-from clir.encoders.models import load_encoder  # noqa: E402
-from eval.configs import CONFIGS  # noqa: E402
-from eval.dataset import load_dataset  # noqa: E402
-from eval.measures import means  # noqa: E402
-from eval.runner import run_evaluation  # noqa: E402
-from eval.searchers import open_local  # noqa: E402
-from indexer.build import BuildConfig, build_index  # noqa: E402
-from indexer.importers import import_xquad_r  # noqa: E402
-from indexer.xqg.config import XQGConfig  # noqa: E402
+from bench.doc_tables import update_doc
+from clir.corpus.readers import read_corpus, read_qrels, read_queries, write_beir
+from clir.encoders.cache import CachedEncoder
+from clir.encoders.models import load_encoder
+from clir.index.build import BuildConfig, build_index
+from eval.configs import CONFIGS
+from eval.dataset import load_dataset
+from eval.measures import means
+from eval.runner import run_evaluation
+from eval.searchers import open_local
+from indexer.importers import import_xquad_r
+from indexer.xqg.config import XQGConfig
 
 LANGS = ["ar", "de", "el", "es", "hi", "ru", "th", "tr", "vi", "zh"]
 ALPHAS = [0.0, 0.005, 0.01, 0.02, 0.05, 0.1]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
+
+from bench.common import free_port  # noqa: F401 - the one definition, the benchmarks'
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess, fragment: str) -> None:
@@ -12,12 +13,6 @@ def assert_one_line_error(done: subprocess.CompletedProcess, fragment: str) -> N
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert fragment in lines[0]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def assert_error(response, status: int, code: str, field: str | None = None) -> str:

@@ -186,3 +186,26 @@ def test_randomization_test():
     assert randomization_test(a + 0.2, a) < 0.001
     noise = rng.normal(0, 0.1, 200)
     assert randomization_test(a + noise, a + noise[::-1]) > 0.05
+
+
+def test_score_matrix_measures_agree_with_ir_measures():
+    """rr10 / ndcg10 (the tuning scripts' re-ranked candidates) against the evaluator's own per_query."""
+    import numpy as np
+
+    from eval.measures import MEASURE_NAMES, ndcg10, per_query, rr10
+
+    rng = np.random.default_rng(3)
+    scores = rng.random((40, 30))
+    relevant = rng.random((40, 30)) < 0.08
+    relevant[0] = False  # a query whose relevant documents were not among the candidates
+    qids = [f"q{i}" for i in range(len(scores))]
+    qrels = {q: {f"d{j}": 1 for j in np.flatnonzero(relevant[i])} or {"elsewhere": 1} for i, q in enumerate(qids)}
+    run = {q: [(f"d{j}", float(scores[i, j])) for j in range(scores.shape[1])] for i, q in enumerate(qids)}
+    values = per_query(qrels, run, qids).mean(axis=0)
+    got = dict(zip(MEASURE_NAMES, values, strict=True))
+    assert abs(rr10(scores, relevant) - got["RR@10"]) < 1e-9
+    # nDCG@10 with every relevant document among the candidates (ir-measures' ideal counts all of them)
+    judged = relevant.any(axis=1)
+    sub = per_query(qrels, run, [q for q, j in zip(qids, judged, strict=True) if j]).mean(axis=0)
+    assert abs(ndcg10(scores[judged], relevant[judged]) - dict(zip(MEASURE_NAMES, sub, strict=True))["nDCG@10"]) \
+        < 1e-9

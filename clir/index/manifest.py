@@ -13,13 +13,15 @@ from typing import Any
 
 from clir.errors import IndexFormatError
 from clir.files import sha256_file
-from clir.index.delta import LOG_FILES
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DOCSTORE = "docs.sqlite"
 FAISS_FILE = "dense.faiss"
 SPARSE_DIR = "bm25"
+LOG_FILE = "live.sqlite"
+# the log and SQLite's WAL companions: mutable, so never in the manifest's checksums
+LOG_FILES = (LOG_FILE, LOG_FILE + "-wal", LOG_FILE + "-shm", LOG_FILE + "-journal")
 _REQUIRED = ("encoder", "counts", "files", "dense", "sparse")
 # What `Manifest.summary` holds: /stats starts with it, and evaluation reports record it.
 SUMMARY_KEYS = ("index", "format_version", "created", "documents", "languages", "encoder", "dense", "sparse")

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from clir.encoders.models import Encoder
-from clir.index.delta import PreparedDocument
-from clir.records import Document, Vectors, passage_text
+from clir.records import Document, PreparedDocument, Vectors, passage_text
 from clir.text.analyzers import analyze_batch
 from clir.text.langid import detect_langs
 

@@ -16,9 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from clir.index.delta import PreparedDocument
 from clir.index.manifest import Manifest
-from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors
+from clir.records import Filter, PreparedDocument, Ranked, Rows, Scores, StoredDocument, Vectors
 
 
 class SparseMatches(Protocol):

@@ -23,11 +23,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from clir.records import Document, Vectors
+from clir.records import Document, PreparedDocument
 
-LOG_FILE = "live.sqlite"
-# the log and SQLite's WAL companions: mutable, so never in the manifest's checksums
-LOG_FILES = (LOG_FILE, LOG_FILE + "-wal", LOG_FILE + "-shm", LOG_FILE + "-journal")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -37,16 +34,6 @@ CREATE TABLE IF NOT EXISTS docs (
 CREATE TABLE IF NOT EXISTS hidden (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
-@dataclass(frozen=True)
-class PreparedDocument:
-    """A document ready to index: its language, BM25 tokens and vector."""
-
-    doc: Document
-    lang: str | None
-    tokens: list[str]
-    vector: Vectors
 
 
 @dataclass(frozen=True)

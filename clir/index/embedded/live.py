@@ -19,12 +19,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from clir.errors import ConfigError
-from clir.index.delta import PreparedDocument
 from clir.index.local import LocalIndex
 from clir.index.manifest import Manifest
 from clir.index.postings import TermPostings, bm25_weights
 from clir.index.sparse import SparseScores
-from clir.records import Filter, Mask, Ranked, Rows, Scores, StoredDocument, Vectors
+from clir.records import Filter, Mask, PreparedDocument, Ranked, Rows, Scores, StoredDocument, Vectors
 
 _EMPTY = np.zeros(0, dtype=np.int32)
 

@@ -19,7 +19,6 @@ from numpy.typing import NDArray
 from qdrant_client import models
 
 from clir.errors import ConfigError, IndexFormatError
-from clir.index.delta import PreparedDocument
 from clir.index.manifest import Manifest
 from clir.index.params import BM25Params
 from clir.index.qdrant_points import (
@@ -33,7 +32,7 @@ from clir.index.qdrant_points import (
     to_filter,
 )
 from clir.index.target import QdrantTarget
-from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors, content_hash
+from clir.records import Filter, PreparedDocument, Ranked, Rows, Scores, StoredDocument, Vectors, content_hash
 
 READY = "ready"
 

@@ -22,12 +22,12 @@ from typing import Any
 from clir.errors import ConfigError
 from clir.files import install_dir, recover, scratch_dir
 from clir.index.compact import Frozen, write_compacted
-from clir.index.delta import LOG_FILE, DeltaLog, PreparedDocument
+from clir.index.delta import DeltaLog
 from clir.index.live import LiveView
 from clir.index.local import LocalIndex
-from clir.index.manifest import MANIFEST, Manifest
+from clir.index.manifest import LOG_FILE, MANIFEST, Manifest
 from clir.index.sparse import SparseScores
-from clir.records import Filter, Ranked, Rows, Scores, StoredDocument, Vectors
+from clir.records import Filter, PreparedDocument, Ranked, Rows, Scores, StoredDocument, Vectors
 
 # Automatic compaction: once pending writes (documents written plus base documents hidden) reach this
 # share of the base and at least AUTO_COMPACT_MIN of them (docs/updating.md).

@@ -1,0 +1,1 @@
+"""Benchmarks and tuning scripts: `python -m bench.NAME --help` (docs/benchmarks.md)."""
