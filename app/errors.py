@@ -11,13 +11,14 @@ failures (500) all answer in this shape.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 
 log = logging.getLogger("clir.app")
 
@@ -69,12 +70,26 @@ def query_error_response(exc: QueryError) -> Response:
     return error_response(422, f"{exc.field}: {exc}", exc.field)
 
 
+def _leaves(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    """The routes themselves: FastAPI (0.16x) keeps an included router as one entry (no prefix here)."""
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None)
+        if inner is not None:
+            yield from _leaves(inner)
+        else:
+            yield route
+
+
 def _methods(app: FastAPI, request: Request) -> set[str]:
+    """The methods the request's path allows here (not those a read-only server refuses: `app.state.refused`,
+    (path, method) pairs)."""
     methods: set[str] = set()
-    for route in app.router.routes:
+    refused: set[tuple[str, str]] = getattr(app.state, "refused", set())
+    for route in _leaves(app.router.routes):
         match, _ = route.matches(request.scope)
         if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+            path = getattr(route, "path", "")
+            methods |= {m for m in getattr(route, "methods", None) or () if (path, m) not in refused}
     return methods - {"HEAD"} | ({"POST"} if request.url.path == "/search" else set())
 
 

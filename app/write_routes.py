@@ -16,6 +16,7 @@ from app.service import SearchService
 from app.writes import DocumentWriter
 
 router = APIRouter(responses={code: {"model": ErrorOut} for code in (401, 403, 405, 413, 422)})
+writes = APIRouter()  # what a read-only server refuses (405): app.state.refused
 
 
 async def get_writer(request: Request) -> DocumentWriter:
@@ -36,7 +37,7 @@ def _service(request: Request) -> SearchService:
     return service
 
 
-@router.put("/documents/{doc_id:path}", response_model=WriteOut, summary="Create or replace one document",
+@writes.put("/documents/{doc_id:path}", response_model=WriteOut, summary="Create or replace one document",
             openapi_extra=request_body(DocumentIn),
             # an id no URL path can hold (a line break) matches no route
             responses={404: {"model": ErrorOut}})
@@ -45,14 +46,14 @@ async def put_document(doc_id: str, request: Request, writer: Writer) -> Respons
     return json_response(await _service(request).offload(writer.put, doc_id, body))
 
 
-@router.post("/documents", response_model=BatchWriteOut, summary="Create or replace many documents, all or nothing",
+@writes.post("/documents", response_model=BatchWriteOut, summary="Create or replace many documents, all or nothing",
              openapi_extra=request_body(DocumentsIn))
 async def post_documents(request: Request, writer: Writer) -> Response:
     body = parse_body(DocumentsIn, await request.body())
     return json_response(await _service(request).offload(writer.post, body.documents))
 
 
-@router.delete("/documents/{doc_id:path}", response_model=WriteOut, summary="Delete one document",
+@writes.delete("/documents/{doc_id:path}", response_model=WriteOut, summary="Delete one document",
                responses={404: {"model": ErrorOut}})
 async def delete_document(doc_id: str, request: Request, writer: Writer) -> dict[str, Any]:
     result = await _service(request).offload(writer.delete, doc_id)
@@ -61,9 +62,9 @@ async def delete_document(doc_id: str, request: Request, writer: Writer) -> dict
     return result
 
 
-@router.post("/admin/compact", summary="Fold pending writes and deletions into new index files")
+@writes.post("/admin/compact", summary="Fold pending writes and deletions into new index files")
 async def compact(request: Request, writer: Writer) -> dict[str, Any]:
-    folded = await _service(request).offload(writer.collection.compact)
+    folded = await _service(request).offload(writer.index.compact)
     return {"status": "compacted" if folded else "nothing to compact", **folded}
 
 
@@ -72,3 +73,8 @@ async def reload(request: Request) -> dict[str, Any]:
     service = _service(request)
     await service.offload(service.reload)
     return {"status": "reloaded", "documents": len(service.retriever)}
+
+
+router.include_router(writes)
+# (path, method) of every write: a read-only server's 405 names only the methods it does allow
+WRITES = {(getattr(route, "path", ""), method) for route in writes.routes for method in getattr(route, "methods", ())}
