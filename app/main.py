@@ -15,7 +15,6 @@ from fastapi import FastAPI, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-import clir
 from app.bodies import add_body_schemas
 from app.errors import install_error_handlers
 from app.guard import GuardMiddleware
@@ -24,11 +23,13 @@ from app.metrics import CONTENT_TYPE, Metrics
 from app.routes import router
 from app.schemas import BatchRequest, DocumentIn, DocumentsIn, ErrorOut, SearchRequest
 from app.service import SearchService
-from app.settings import Settings, get_settings
+from app.write_routes import WRITES
 from app.write_routes import router as write_router
 from clir.errors import ClirError
 from clir.index.prepare import QueryAugmenter
 from clir.runtime import configure_gc
+from clir.settings import Settings, get_settings
+from clir.version import __version__
 
 # The search page (docs/page.md): static files shipped in the package, no build step. Its own files only:
 # no inline code, nothing from other origins.
@@ -79,11 +80,12 @@ def create_app(settings: Settings | None = None, augmenter: QueryAugmenter | Non
         yield
         service.close()  # the writer lock, released on shutdown
 
-    app = FastAPI(title="clir", version=clir.__version__, lifespan=lifespan,
+    app = FastAPI(title="clir", version=__version__, lifespan=lifespan,
                   description="Cross-lingual retrieval: multilingual dense + language-aware BM25, fused.")
     app.state.service = service
     app.state.metrics = metrics
     app.state.settings = settings
+    app.state.refused = set() if settings.writable else WRITES
     # add_middleware puts each new layer outside the ones before: the hot path runs inside the guard,
     # so API key, body limit and metrics apply to it as to every other route.
     app.add_middleware(HotSearch, service=service)

@@ -19,19 +19,16 @@ from app.batching import MicroBatcher
 from app.errors import Overloaded, QueryError
 from app.result_cache import ResultCache
 from app.schemas import BatchQuery, FusionOptions, SearchOptions
-from app.settings import Settings
 from app.writes import DocumentWriter
+from clir import Index
 from clir.encoders.query_cache import QueryVectorCache
 from clir.errors import ClirError, ConfigError
-from clir.files import WriterLock, recover_unlocked
-from clir.index.collection import Collection
 from clir.index.prepare import QueryAugmenter
-from clir.index.store import WritableStore
 from clir.records import Filter, SearchResult
 from clir.search.fusion import FusionParams
 from clir.search.render import result_payload
-from clir.search.retriever import Retriever
 from clir.search.snippets import SENTENCE_BUDGET
+from clir.settings import Settings
 from clir.text.langid import validate_lang
 
 T = TypeVar("T")
@@ -45,27 +42,17 @@ def fusion_params(options: FusionOptions) -> FusionParams:
 class SearchService:
     def __init__(self, settings: Settings, augmenter: QueryAugmenter | None = None) -> None:
         self.settings = settings
-        self.lock: WriterLock | None = None
         target = settings.target()
-        if isinstance(target, Path):  # an index directory (Qdrant orders concurrent writers itself)
-            if settings.writable:  # one writer per index, across processes too
-                self.lock = WriterLock(target, f"clir serve --writable on port {settings.port}")
-                self.lock.acquire()  # opening the collection writable then recovers what killed writers left
-            else:
-                recover_unlocked(target)  # an index a killed build moved aside is put back first
-        self.retriever = Retriever.open(target, verify=settings.verify_checksums, writable=settings.writable,
-                                        threads=settings.effective_threads(), ef_search=settings.ef_search,
-                                        nprobe=settings.nprobe)
-        self.collection: WritableStore = self.retriever.store  # type: ignore[assignment]
-        if settings.writable and isinstance(self.collection, Collection) and \
-                self.collection.view().base_postings is None:
-            raise ConfigError(f"{settings.index}: this index predates live writes; rebuild it with `clir index` "
-                              "to serve it --writable")
+        self.index = Index.open(target, writable=settings.writable, augmenter=augmenter,
+                                owner=f"clir serve --writable on port {settings.port}",
+                                verify=settings.verify_checksums, threads=settings.effective_threads(),
+                                ef_search=settings.ef_search, nprobe=settings.nprobe)
+        self.retriever = self.index.retriever
+        self.collection = self.index.store
         # Repeated queries: their vectors, and (on an index only this process writes or reloads) whole responses.
         self.query_vectors = QueryVectorCache(self.retriever.encoder.encode_queries, settings.query_cache_size)
         self.results = ResultCache(settings.result_cache_size if isinstance(target, Path) else 0)
-        self.writer = (DocumentWriter(settings, self.collection, self.retriever.encoder, augmenter,
-                                      on_write=self.results.clear) if settings.writable else None)
+        self.writer = DocumentWriter(settings, self.index, on_write=self.results.clear) if settings.writable else None
         # the encoder's first call costs more than later ones (buffers, thread pool): pay it before serving
         self.retriever.encoder.encode_queries(["warm up"])
         self.batcher = (MicroBatcher(self.retriever.encoder.encode_queries, settings.micro_batch_max)
@@ -138,7 +125,7 @@ class SearchService:
 
     def search(self, query: str, options: SearchOptions) -> dict[str, Any]:
         start = time.perf_counter()
-        key = query + "\x00" + options.model_dump_json(exclude={"query"})  # the key holds the query, whatever options is
+        key = query + "\x00" + options.model_dump_json(exclude={"query"})  # whatever type `options` is
         cached = self.results.get(key)
         if cached is not None:
             spent = round((time.perf_counter() - start) * 1000, 3)
@@ -186,8 +173,7 @@ class SearchService:
     def start(self) -> None:
         """Take the writer lock again when an app restarts (its shutdown released it); a read-only server
         starts watching for a rebuilt index."""
-        if self.settings.writable and self.lock is not None and not self.lock.held:
-            self.lock.acquire()
+        self.index.resume()
         if not self.settings.writable and self.settings.reload_interval_s > 0 and self._watcher is None:
             self._watching.clear()
             self._watcher = threading.Thread(target=self._watch, name="clir-reload", daemon=True)
@@ -200,9 +186,7 @@ class SearchService:
         if self._watcher is not None:
             self._watcher.join()
             self._watcher = None
-        if self.lock is not None:
-            self.lock.release()
-        self.collection.release()
+        self.index.release()
 
     def _watch(self) -> None:
         """Serve an index another process rebuilt (or wrote to): searches in flight finish on the view they

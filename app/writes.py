@@ -12,24 +12,20 @@ from typing import Any
 
 from app.errors import QueryError
 from app.schemas import DocumentIn, IdentifiedDocumentIn
-from app.settings import Settings
-from clir.encoders.models import Encoder
+from clir import Index
 from clir.errors import ConfigError
-from clir.index.prepare import GivenQueries, QueryAugmenter, prepare_documents
-from clir.index.store import WritableStore
+from clir.index.prepare import GivenQueries
 from clir.records import Document
+from clir.settings import Settings
 from clir.text.langid import validate_lang
 
 
 class DocumentWriter:
-    def __init__(self, settings: Settings, collection: WritableStore, encoder: Encoder,
-                 augmenter: QueryAugmenter | None = None, on_write: Callable[[], None] | None = None) -> None:
+    def __init__(self, settings: Settings, index: Index, on_write: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.on_write = on_write or (lambda: None)  # what a write makes stale (the service's result cache)
-        self.collection = collection
-        self.encoder = encoder
-        self.xqg = bool(collection.manifest.raw.get("xqg"))
-        self.augmenter = augmenter if self.xqg else None
+        self.index = index
+        self.collection = index.store
         self.unaugmented = 0  # documents added to an xQG index without generated queries
 
     def _document(self, doc_id: str, body: DocumentIn, field: str) -> Document:
@@ -41,24 +37,10 @@ class DocumentWriter:
 
     def _write(self, docs: Sequence[Document], given: Sequence[GivenQueries]) -> tuple[list[str], list[str]]:
         """Statuses, and warnings."""
-        prepared = prepare_documents(docs, self.encoder, batch_size=len(docs))
-        plain = [d.id for d in docs] if self.xqg else []
-        if self.augmenter is not None:
-            prepared, plain = self.augmenter.augment(prepared, given, self.encoder)
-        statuses = self.collection.upsert(prepared)
+        written = self.index.upsert(docs, given=given)
         self.on_write()
-        self.unaugmented += len(plain)
-        return statuses, self._warnings(plain, ignored=not self.xqg and any(g is not None for g in given))
-
-    def _warnings(self, plain: list[str], ignored: bool = False) -> list[str]:
-        if ignored:
-            return ["generated_queries ignored: this index was built without query generation (xQG)"]
-        if not plain:
-            return []
-        reason = "no generator runs for live writes" if self.augmenter is None else \
-            self.augmenter.unavailable or "no generated_queries given and its generator returned none"
-        return [f"{len(plain)} document(s) added without query-generation augmentation ({reason}), e.g. "
-                f"{plain[0]!r}; send generated_queries to augment them"]
+        self.unaugmented += len(written.unaugmented)
+        return written.statuses, written.warnings
 
     def put(self, doc_id: str, body: DocumentIn) -> dict[str, Any]:
         doc = self._document(doc_id, body, "")
@@ -77,11 +59,11 @@ class DocumentWriter:
         return {"created": statuses.count("created"), "updated": statuses.count("updated"), "warnings": warnings}
 
     def delete(self, doc_id: str) -> dict[str, Any] | None:
-        deleted = self.collection.delete([doc_id])
+        deleted = self.index.delete([doc_id])
         self.on_write()
         if not deleted:
             return None
         return {"id": doc_id, "status": "deleted", "warnings": []}
 
     def stats(self) -> dict[str, Any]:
-        return {**self.collection.stats(), "added_without_augmentation": self.unaugmented}
+        return {**self.index.stats(), "added_without_augmentation": self.unaugmented}

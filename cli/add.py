@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cli.args import add_backend_args, add_ray_args, index_target, positive_int, ray_options, writer_lock
+from cli.args import add_backend_args, add_ray_args, index_target, positive_int, ray_options
 from clir.corpus.formats import FORMATS
 from clir.encoders.models import DEFAULT_BATCH_SIZE
 
@@ -40,7 +40,8 @@ def _batches(args: argparse.Namespace, fmt: str, encoder: str) -> Iterator[tuple
         while batch := list(itertools.islice(docs, args.batch_size)):
             yield batch, None
         return
-    from indexer.ray_build import CorpusSpec, RayReport, encode_on_ray
+    from clir.corpus.readers import CorpusSpec
+    from indexer.ray_build import RayReport, encode_on_ray
 
     for b in encode_on_ray(CorpusSpec(args.corpus, fmt), options, encoder, None, None, set(), RayReport()):
         yield b.docs, b.vectors
@@ -49,35 +50,25 @@ def _batches(args: argparse.Namespace, fmt: str, encoder: str) -> Iterator[tuple
 def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
-    from cli.serve import live_augmenter
+    from clir import Index
     from clir.corpus.readers import count_records, detect_format
-    from clir.index.prepare import prepare_documents
-    from clir.index.store import WritableStore
-    from clir.search.retriever import Retriever
+    from indexer.xqg.live import live_augmenter
 
     target = index_target(args, args.index, "--index")
     fmt = detect_format(args.corpus) if args.format == "auto" else args.format
-    with writer_lock(target, "clir add"):
-        retriever = Retriever.open(target, writable=True)
-        collection: WritableStore = retriever.store  # type: ignore[assignment]
-        collection.auto_compact = False  # `clir compact` (or a server) folds them in
-        augmenter = live_augmenter(collection.manifest.raw)
-        total = count_records(args.corpus, fmt)
-        bar = tqdm(total=total, desc="add", unit="doc", disable=args.quiet)
+    with Index.open(target, writable=True, owner="clir add") as index:
+        index.store.auto_compact = False  # `clir compact` (or a server) folds them in
+        index.augmenter = augmenter = live_augmenter(index.manifest.raw)
+        bar = tqdm(total=count_records(args.corpus, fmt), desc="add", unit="doc", disable=args.quiet)
         created = updated = unaugmented = 0
-        for batch, vectors in _batches(args, fmt, retriever.manifest.encoder_name):
-            prepared = prepare_documents(batch, retriever.encoder, args.batch_size, vectors)
-            if augmenter is not None:
-                prepared, plain = augmenter.augment(prepared, [None] * len(prepared), retriever.encoder)
-                unaugmented += len(plain)
-            statuses = collection.upsert(prepared)
-            created += statuses.count("created")
-            updated += statuses.count("updated")
+        for batch, vectors in _batches(args, fmt, index.manifest.encoder_name):
+            written = index.upsert(batch, vectors=vectors, batch_size=args.batch_size)
+            created, updated = created + written.created, updated + written.updated
+            unaugmented += len(written.unaugmented)
             bar.update(len(batch))
         bar.close()
-        stats = collection.stats()
-        collection.close()
-    print(f"{collection.location}: {created} created, {updated} updated; {stats['documents']} documents"
+        stats = index.stats()
+    print(f"{index.store.location}: {created} created, {updated} updated; {stats['documents']} documents"
           + (f", {stats['pending_documents']} pending and {stats['deleted_not_compacted']} deleted not compacted"
              if "deleted_not_compacted" in stats else ""))
     if unaugmented and augmenter is not None:

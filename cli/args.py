@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from clir.index.target import QdrantTarget
+    from clir.settings import Settings
     from indexer.ray_build import RayOptions
 
 EXIT_USAGE = 2
@@ -56,36 +54,27 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
                    help="qdrant: local mode, the collection kept in this directory by this process alone")
 
 
+def backend_settings(args: argparse.Namespace, **flags: object) -> Settings:
+    """The settings (read once, for the command), the backend's flags and any other `flags` over them."""
+    backend = {"backend": args.backend, "collection": args.collection, "qdrant_url": args.qdrant_url,
+               "qdrant_path": args.qdrant_path}
+    if args.qdrant_path is not None and args.qdrant_url is None:
+        backend["qdrant_url"] = ""  # local mode named here: a server URL from the environment does not apply
+    from clir.settings import load_settings
+
+    return load_settings(**backend, **flags)
+
+
 def index_target(args: argparse.Namespace, path: Path | None, flag: str) -> Path | QdrantTarget:
     """The index the command names: a Qdrant collection with --backend qdrant, else the directory `path`."""
     from clir.errors import ConfigError
-    from clir.index.target import qdrant_target
 
-    target = qdrant_target(args.backend or os.environ.get("CLIR_BACKEND", "local"),
-                           args.collection or os.environ.get("CLIR_COLLECTION"), args.qdrant_url,
-                           args.qdrant_path or os.environ.get("CLIR_QDRANT_PATH") or None)
-    if target is not None:
-        return target
+    settings = backend_settings(args)
+    if settings.backend == "qdrant":
+        return settings.target()
     if path is None:
         raise ConfigError(f"{flag} is required (or --backend qdrant --collection NAME)")
     return path
-
-
-@contextmanager
-def writer_lock(target: Path | QdrantTarget, owner: str) -> Iterator[None]:
-    """The embedded index's single-writer lock, held for the command; Qdrant orders concurrent writes
-    itself (and its local mode admits one process)."""
-    from clir.files import WriterLock
-
-    if not isinstance(target, Path):
-        yield
-        return
-    lock = WriterLock(target, owner)
-    lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def add_ray_args(p: argparse.ArgumentParser) -> None:

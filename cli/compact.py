@@ -14,17 +14,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from clir.files import WriterLock
-    from clir.index.collection import Collection
+    from clir import Index
 
-    lock = WriterLock(args.index, "clir compact")
-    lock.acquire()
-    try:
-        collection = Collection.open(args.index, writable=True)
-        folded = collection.compact(show_progress=not args.quiet)
-        collection.close()
-    finally:
-        lock.release()
+    with Index.open(args.index, writable=True, owner="clir compact") as index:
+        folded = index.compact(show_progress=not args.quiet)
     if not folded:
         print(f"{args.index}: nothing to compact")
     else:

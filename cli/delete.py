@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.args import add_backend_args, index_target, writer_lock
+from cli.args import add_backend_args, index_target
 from clir.errors import ConfigError
 
 
@@ -31,15 +31,12 @@ def _ids(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clir.index.stores import open_store
+    from clir import Index
 
     ids = _ids(args)
-    target = index_target(args, args.index, "--index")
-    with writer_lock(target, "clir delete"):
-        collection = open_store(target, writable=True)
-        collection.auto_compact = False
-        deleted = collection.delete(ids)
-        collection.close()
+    with Index.open(index_target(args, args.index, "--index"), writable=True, owner="clir delete") as index:
+        index.store.auto_compact = False
+        deleted = index.delete(ids)
     missing = len(set(ids)) - len(deleted)
-    print(f"{collection.location}: {len(deleted)} deleted" + (f", {missing} not found" if missing else ""))
+    print(f"{index.store.location}: {len(deleted)} deleted" + (f", {missing} not found" if missing else ""))
     return 0

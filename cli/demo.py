@@ -42,7 +42,7 @@ def main() -> None:
     import uvicorn
 
     from app.main import create_app
-    from app.settings import Settings
+    from clir.settings import Settings
 
     query = urllib.parse.quote("How many Grammys has Lady Gaga won?")
     print(f"Serving {args.index} on http://{args.host}:{args.port} (Ctrl-C to stop). Try:\n"

@@ -4,12 +4,11 @@ earlier evaluations."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from cli.args import add_backend_args, index_target, positive_int
+from cli.args import add_backend_args, backend_settings, index_target, positive_int
 from clir.corpus.formats import DATASET_FORMATS
 from clir.errors import ConfigError
 from clir.search.options import DEFAULT_DEPTH
@@ -51,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         merged = compare(args.compare, args.out)
         print(f"compared {len(merged['configs'])} runs into {args.out}/report.md")
         return 0
-    local = bool(args.index) or (args.backend or os.environ.get("CLIR_BACKEND")) == "qdrant"
+    settings = backend_settings(args)
+    local = bool(args.index) or settings.backend == "qdrant"
     if not args.dataset or local == bool(args.server):
         raise ConfigError("clir eval needs --dataset and one of --index DIR, --backend qdrant or --server URL "
                           "(or --compare OUT...)")
@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         if args.api_key:
             print("clir: warning: --api-key shows the key in process lists and shell history; prefer "
                   "CLIR_API_KEY in the environment", file=sys.stderr)
-        searcher: Any = RemoteSearcher(args.server, args.api_key or os.environ.get("CLIR_API_KEY"))
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        searcher: Any = RemoteSearcher(args.server, args.api_key or key)
         summary = searcher.summary()
     else:
         searcher = open_local(index_target(args, args.index, "--index"), args.embed_cache)

@@ -65,11 +65,10 @@ def _xqg_config(args: argparse.Namespace) -> XQGConfig | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clir.corpus.readers import count_records, detect_format, read_corpus
+    from clir.corpus.readers import CorpusSpec, count_records, detect_format, read_corpus
     from clir.encoders.cache import CachedEncoder
     from clir.encoders.models import canonical_name, load_encoder
-    from indexer.build import BuildConfig, build_index, corpus_fingerprint, is_up_to_date
-    from indexer.ray_build import CorpusSpec
+    from clir.index.build import BuildConfig, build_index, corpus_fingerprint, is_up_to_date
 
     out = index_target(args, args.out, "--out")
     if args.ray and args.embed_cache:

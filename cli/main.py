@@ -11,12 +11,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cli import add, compact, data, delete, eval, index, search, serve
+from cli import add, compact, data, delete, eval, index, search, serve, settings
 from cli.args import EXIT_USAGE, Parser
 from clir.errors import ClirError
 from clir.runtime import configure_gc
 
-COMMANDS = (index, add, delete, compact, search, data, serve, eval)
+COMMANDS = (index, add, delete, compact, search, data, serve, eval, settings)
 
 
 def build_parser() -> Parser:

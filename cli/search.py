@@ -30,17 +30,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from clir import Index
     from clir.search.render import result_lines, result_payload
-    from clir.search.retriever import Retriever
 
-    retriever = Retriever.open(index_target(args, args.index, "--index"), encoder=args.encoder)
-    result = retriever.search(args.query, k=args.k, mode=args.mode, query_lang=args.lang, depth=args.depth,
-                              language_balance=not args.no_language_balance, offset=args.offset)
-    snippets = retriever.snippets(result) if args.snippet else None
+    index = Index.open(index_target(args, args.index, "--index"), encoder=args.encoder)
+    result = index.search(args.query, k=args.k, mode=args.mode, query_lang=args.lang, depth=args.depth,
+                          language_balance=not args.no_language_balance, offset=args.offset)
+    snippets = index.retriever.snippets(result) if args.snippet else None
     if args.json:
         print(json.dumps(result_payload(result, snippets=snippets), ensure_ascii=False))
     else:
         print(f"query: {result.query!r} (lang: {result.query_lang or 'unknown'}, mode: {args.mode})")
         print("\n".join(result_lines(result, snippets=snippets)))
-    retriever.close()
+    index.close()
     return 0

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cli.args import add_backend_args, positive_int
 
 if TYPE_CHECKING:
-    from clir.index.prepare import QueryAugmenter
+    pass
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,36 +24,19 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(func=run)
 
 
-def live_augmenter(manifest: dict[str, Any]) -> QueryAugmenter | None:
-    """Query generation for documents written to an xQG index (indexer/xqg), else None."""
-    if not manifest.get("xqg"):
-        return None
-    from indexer.xqg.live import LiveAugmenter
-
-    return LiveAugmenter(manifest["xqg"])
-
-
 def run(args: argparse.Namespace) -> int:
-    import os
+    from functools import partial
 
     import uvicorn
-    from pydantic import ValidationError
+    from uvicorn.supervisors import Multiprocess
 
-    from app.settings import Settings
-    from clir.errors import ConfigError
+    from app.main import create_app
+    from cli.args import backend_settings
     from clir.index.manifest import load_manifest
-    from clir.index.stores import open_store
+    from clir.index.open import open_store
 
-    flags = {"index": args.index, "host": args.host, "port": args.port, "workers": args.workers,
-             "writable": args.writable, "backend": args.backend, "collection": args.collection,
-             "qdrant_url": args.qdrant_url, "qdrant_path": args.qdrant_path}
-    for name, value in flags.items():
-        if value is not None:  # flags override the environment, and worker processes read it
-            os.environ[f"CLIR_{name.upper()}"] = str(value)
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise ConfigError(f"settings: {exc.errors()[0]['msg']}") from None
+    settings = backend_settings(args, index=args.index, host=args.host, port=args.port, workers=args.workers,
+                                writable=args.writable)
     target = settings.target()  # fail here, in one line, before workers start
     if isinstance(target, Path):
         manifest = load_manifest(target, verify=settings.verify_checksums)
@@ -62,12 +45,14 @@ def run(args: argparse.Namespace) -> int:
         manifest = store.manifest
         store.close()
     if settings.workers == 1:
-        from app.main import create_app
+        from indexer.xqg.live import live_augmenter
 
         augmenter = live_augmenter(manifest.raw) if settings.writable else None
         uvicorn.run(create_app(settings, augmenter), host=settings.host, port=settings.port,
                     log_level=settings.log_level, access_log=settings.access_log)
-    else:
-        uvicorn.run("app.main:create_app", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=settings.log_level, access_log=settings.access_log)
+        return 0
+    # Worker processes are spawned with the settings object itself (pickled), not through the environment.
+    config = uvicorn.Config(partial(create_app, settings), factory=True, host=settings.host, port=settings.port,
+                            workers=settings.workers, log_level=settings.log_level, access_log=settings.access_log)
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
     return 0

@@ -206,3 +206,13 @@ def content_hash(doc: Document) -> str:
     entries it already wrote by this and does not encode them again."""
     record = [doc.id, doc.title, doc.text, doc.lang, doc.metadata]
     return hashlib.sha256(json.dumps(record, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A document ready to index: its language, BM25 tokens and vector."""
+
+    doc: Document
+    lang: str | None
+    tokens: list[str]
+    vector: Vectors

@@ -1,4 +1,6 @@
-"""One settings object for the service: environment variables (CLIR_ prefix), overridable by CLI flags."""
+"""The one settings object: every `CLIR_*` environment variable, read once by the command line, the service
+(each worker gets it from the process that started it), the image's entry point (`clir settings --shell`)
+and the Qdrant target; command-line flags override it."""
 
 from __future__ import annotations
 
@@ -7,10 +9,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clir.encoders.models import DEFAULT_BATCH_SIZE, DEFAULT_ENCODER
 from clir.errors import ConfigError
+from clir.index.params import FAISS_KINDS
 from clir.index.target import QdrantTarget, qdrant_target
 from clir.search.options import DEFAULT_DEPTH, MAX_DEPTH, MAX_K
 
@@ -60,9 +64,20 @@ class Settings(BaseSettings):
     # Off by default, as in gunicorn: formatting and writing a line per request costs part of the
     # latency budget, and /metrics already counts requests by endpoint and status.
     access_log: bool = Field(False, description="log one line per request (uvicorn's access log)")
+    # Indexing in the image (docker/entrypoint.sh builds CLIR_INDEX from it when missing or stale)
+    corpus: Path | None = Field(None, description="the corpus the image's entry point indexes")
+    corpus_format: str = Field("auto", description="its format")
+    encoder: str = Field(DEFAULT_ENCODER, description="the encoder it is indexed with")
+    faiss: str = Field("auto", description=f"the FAISS index kind it is indexed with: {', '.join(FAISS_KINDS)}")
+    batch_size: int = Field(DEFAULT_BATCH_SIZE, ge=1, description="encoder batch size of that build")
+    # Evaluation
+    server_url: str = Field("http://api:8000", description="the service `clir eval` asks in the image's eval "
+                                                           "profile")
 
     @model_validator(mode="after")
     def _one_writer(self) -> Settings:
+        if self.faiss not in FAISS_KINDS:
+            raise ValueError(f"CLIR_FAISS must be one of {', '.join(FAISS_KINDS)}, got {self.faiss!r}")
         if self.backend == "qdrant":
             try:
                 self.target()
@@ -78,13 +93,24 @@ class Settings(BaseSettings):
     def target(self) -> Path | QdrantTarget:
         """What to serve: the index directory, or the Qdrant collection."""
         key = self.qdrant_api_key.get_secret_value() if self.qdrant_api_key else None
-        target = qdrant_target(self.backend, self.collection, self.qdrant_url, self.qdrant_path, key)
+        target = qdrant_target(self.backend, self.collection, self.qdrant_url or None, self.qdrant_path, key)
         return self.index if target is None else target
 
     def effective_threads(self) -> int:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
 
+def load_settings(**overrides: object) -> Settings:
+    """The environment's settings with the given values (flags) over them, those not None; a bad value is one
+    line naming it."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise ConfigError(f"settings: {'CLIR_' + where.upper() + ': ' if where else ''}{error['msg']}") from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

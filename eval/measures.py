@@ -65,3 +65,25 @@ def randomization_test(a: np.ndarray, b: np.ndarray, n_permutations: int = 10_00
         done += m
     # The observed assignment is one of the permutations: (extreme + 1) / (N + 1) is never 0.
     return (extreme + 1) / (n_permutations + 1)
+
+
+def rr10(scores: np.ndarray, relevant: np.ndarray) -> float:
+    """Mean RR@10 of score matrices (a row per query, a column per candidate; `relevant` a boolean matrix of
+    the same shape), as the tuning scripts re-rank candidates; ties go to the earlier candidate, as in the
+    retrieval core's stable sort. (Runs of hits are measured by `per_query`, with ir-measures.)"""
+    best_rel = np.where(relevant, scores, -np.inf)
+    first = best_rel.argmax(axis=1)
+    best = best_rel[np.arange(len(scores)), first]
+    cols = np.arange(scores.shape[1])
+    above = (scores > best[:, None]) | ((scores == best[:, None]) & (cols[None, :] < first[:, None]))
+    rank = 1 + above.sum(axis=1)
+    found = np.isfinite(best) & relevant.any(axis=1)
+    return float(np.where(found & (rank <= 10), 1.0 / rank, 0.0).mean())
+
+
+def ndcg10(scores: np.ndarray, relevant: np.ndarray) -> float:
+    """Mean nDCG@10 with binary relevance (ties in candidate order)."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    gains = np.take_along_axis(relevant, order, axis=1) / np.log2(np.arange(2, 12))
+    ideal = np.array([np.sum(1 / np.log2(np.arange(2, 2 + min(10, n)))) for n in relevant.sum(axis=1)])
+    return float(np.mean(np.where(ideal > 0, gains.sum(axis=1) / np.maximum(ideal, 1e-9), 0.0)))

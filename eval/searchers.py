@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from clir import Index
 from clir.encoders.cache import CachedEncoder
 from clir.encoders.models import Encoder
 from clir.index.target import QdrantTarget
@@ -44,7 +45,7 @@ def open_local(index: Path | QdrantTarget, embed_cache: Path | None = None,
                encoder: Encoder | None = None) -> LocalSearcher:
     """An index's in-process searcher (a directory, or a Qdrant collection); query vectors go through
     `embed_cache` when given."""
-    retriever = Retriever.open(index, encoder=encoder)
+    retriever = Index.open(index, encoder=encoder).retriever
     if encoder is None and embed_cache is not None:
         retriever.encoder = CachedEncoder(retriever.encoder, embed_cache)
     return LocalSearcher(retriever)

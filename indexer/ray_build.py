@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from clir.corpus.readers import read_corpus
+from clir.corpus.readers import CorpusSpec, read_corpus
 from clir.encoders.models import load_encoder
 from clir.errors import ClirError, ConfigError
 from clir.records import Document, content_hash, passage_text
@@ -43,15 +43,14 @@ class RayOptions:
     actors: int = 2
     batch_size: int = 64
     cpus_per_actor: float = 1.0
+    name = "ray"  # the manifest's build entry
 
-
-@dataclass(frozen=True)
-class CorpusSpec:
-    """A corpus as a read task re-opens it on the driver's node."""
-
-    path: Path
-    fmt: str = "auto"
-    clirudit_split: str | None = None
+    def encode(self, source: CorpusSpec, encoder: str, xqg: Any, xqg_cache: Path | None, written: set[str],
+               report: dict[str, Any]) -> Iterator[Any]:
+        """The build's batches, encoded by this cluster's actors (clir.index.build.RemoteEncoding)."""
+        progress = RayReport()
+        yield from encode_on_ray(source, self, encoder, xqg, xqg_cache, written, progress)
+        report.update(progress.summary())
 
 
 @dataclass
@@ -92,7 +91,7 @@ def _source(spec: CorpusSpec, block_rows: int, written: Any, xqg: XQGConfig | No
         done: set[str] = ray.get(written) if written is not None else set()
         augmenter = None
         if xqg is not None and xqg_cache is not None:
-            from indexer.xqg.augment import Augmenter
+            from indexer.xqg.config import Augmenter
 
             augmenter = Augmenter(xqg, xqg_cache)
         batch: list[Document] = []
@@ -151,7 +150,7 @@ class PassageEncoder:
             if self.xqg is not None:
                 per_doc = [[tuple(q) for q in json.loads(g)] for g, f in zip(batch["generated"], fresh, strict=True)
                            if f]
-                encoded = blend_queries(self.xqg, encoded, per_doc, self.encoder)
+                encoded = blend_queries(self.xqg.alpha, self.xqg.aggregate, encoded, per_doc, self.encoder)
             vectors[fresh] = encoded
         seconds = time.perf_counter() - started
         return {**batch, "vector": vectors, "actor": np.full(len(docs), self.name),
@@ -185,7 +184,7 @@ def encode_on_ray(spec: CorpusSpec, options: RayOptions, encoder_spec: str, xqg:
     import ray
     from ray.exceptions import RayError
 
-    from indexer.encoding import EncodedBatch
+    from clir.index.build import EncodedBatch
 
     started_here = _connect(options)
     report.ray_start_s = round(time.perf_counter() - report.started, 3)

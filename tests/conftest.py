@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import Settings
 from clir.corpus.readers import read_corpus
+from clir.index.build import BuildConfig, build_index
 from clir.index.target import QdrantTarget
-from indexer.build import BuildConfig, build_index
+from clir.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_CORPUS = FIXTURES / "mini_corpus.jsonl"
@@ -85,7 +85,7 @@ def writable(index: Path):
     from fastapi.testclient import TestClient
 
     from app.main import create_app
-    from app.settings import Settings
+    from clir.settings import Settings
 
     with TestClient(create_app(Settings(index=index, writable=True))) as c:
         yield c

@@ -21,7 +21,7 @@ from typing import Any
 
 def main(argv: list[str]) -> int:
     import clir.files as files
-    import indexer.build as build
+    import clir.index.build as build
     from cli.main import main as clir
 
     kill_at = os.environ["CLIR_KILL_AT"]

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.batching import MicroBatcher
 from app.main import create_app
-from app.settings import Settings
+from clir.settings import Settings
 from tests.conftest import serve_settings
 from tests.helpers import assert_error, free_port
 

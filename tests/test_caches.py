@@ -9,10 +9,10 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
 from clir.encoders.models import load_encoder
 from clir.encoders.query_cache import QueryVectorCache
 from clir.index.target import QdrantTarget
+from clir.settings import Settings
 from tests.conftest import serve_settings
 
 QUERY = "Where does the train to Marseille leave from?"

@@ -18,10 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
 from clir.corpus.readers import read_corpus
-from clir.index.local import LocalIndex
-from indexer.build import BuildConfig, build_index
+from clir.index.build import BuildConfig, build_index
+from clir.index.embedded.local import LocalIndex
+from clir.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW = [{"id": "n1", "text": "a new first document", "lang": "en"},

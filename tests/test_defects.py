@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
 from clir.errors import IndexFormatError
-from clir.index.local import LocalIndex
+from clir.index.embedded.local import LocalIndex
+from clir.settings import Settings
 from tests.helpers import assert_error, assert_one_line_error, free_port, serve
 
 
@@ -76,8 +76,8 @@ def test_d6_a_stored_integer_beyond_64_bits_is_served(writable: TestClient):
 def test_d7_installing_over_an_index_exchanges_it_in_one_step(index: Path, tmp_path: Path, monkeypatch):
     """The target holds a complete index at every moment: the two directories are swapped in one call."""
     import clir.files as files
+    from clir.index.build import BuildConfig, build_index
     from clir.records import Document
-    from indexer.build import BuildConfig, build_index
 
     calls = []
     real = files.exchange_dirs

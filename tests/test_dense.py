@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from clir.errors import ConfigError
-from clir.index.dense import DenseIndex, build_faiss, resolve_kind
+from clir.index.embedded.dense import DenseIndex, build_faiss, resolve_kind
 from clir.index.params import DenseParams
 
 
@@ -118,7 +118,7 @@ def test_a_filter_far_from_the_query_still_gets_its_best_rows(kind, storage):
 
 
 def test_a_wide_filter_searches_approximately_and_rescans_short_results(monkeypatch):
-    import clir.index.dense as dense_module
+    import clir.index.embedded.dense as dense_module
 
     vectors, allowed, query = _two_clusters()
     index, _ = build_faiss(vectors, DenseParams(kind="hnsw", hnsw_m=8, ef_search=16))

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
-from app.settings import Settings
+from clir.settings import Settings
 from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

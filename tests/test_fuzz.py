@@ -13,9 +13,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from app.main import create_app
-from app.settings import Settings
 from clir.corpus.readers import read_corpus
-from indexer.build import BuildConfig, build_index
+from clir.index.build import BuildConfig, build_index
+from clir.settings import Settings
 
 # schemathesis collects its tests from a schema object at import time, so the index is built here
 _TMP = Path(tempfile.mkdtemp(prefix="clir-fuzz-"))

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 import app.hot
 from app.main import create_app
-from app.settings import Settings
+from clir.settings import Settings
 from tests.helpers import assert_error
 
 BAD_BODIES = [

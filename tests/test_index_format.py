@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from clir.errors import ConfigError, IndexFormatError
+from clir.index.build import BuildConfig, build_index, is_up_to_date
 from clir.index.manifest import FORMAT_VERSION, MANIFEST, sha256_file
 from clir.index.params import BM25Params, DenseParams
 from clir.records import Document
 from clir.search.retriever import Retriever
-from indexer.build import BuildConfig, build_index, is_up_to_date
 
 
 def test_manifest_describes_the_index(mini_index: Path):

@@ -13,17 +13,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
 from clir.corpus.readers import read_corpus
 from clir.encoders.models import load_encoder
-from clir.index import partitions
-from clir.index.collection import Collection
+from clir.index.build import BuildConfig, build_index
+from clir.index.embedded import partitions
+from clir.index.embedded.collection import Collection
 from clir.index.params import DenseParams
 from clir.index.prepare import prepare_documents
 from clir.index.target import QdrantTarget
 from clir.records import Document, Filter
 from clir.search.retriever import BALANCE_DOWN, BALANCE_LEVEL, BALANCE_QUOTA, Retriever, language_shifts
-from indexer.build import BuildConfig, build_index
+from clir.settings import Settings
 from tests.conftest import SAMPLE
 
 QUERIES = [json.loads(line)["text"] for line in (SAMPLE / "queries.jsonl").read_text().splitlines()]
@@ -96,7 +96,7 @@ def test_the_request_option(sample_index: Path):
     assert on != off and bad.status_code == 422
 
 
-# -- language partitions: every language's best rows at the cost of one search (clir/index/partitions.py) ----
+# -- language partitions: every language's best rows at the cost of one search (clir/index/embedded/partitions.py) ----
 
 @pytest.fixture(scope="module")
 def partitioned(tmp_path_factory: pytest.TempPathFactory) -> Path:

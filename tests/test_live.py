@@ -14,12 +14,12 @@ from clir.corpus.readers import read_corpus
 from clir.encoders.models import load_encoder
 from clir.errors import ConfigError
 from clir.files import WriterLock
-from clir.index.collection import Collection
+from clir.index.build import BuildConfig, build_index
+from clir.index.embedded.collection import Collection
 from clir.index.prepare import prepare_documents
 from clir.records import Document
 from clir.search.retriever import Retriever
 from clir.text.analyzers import analyzer_for
-from indexer.build import BuildConfig, build_index
 
 WORDS = ["river", "bridge", "castle", "mountain", "snow", "city", "train", "station", "market", "museum",
          "garden", "library", "harbour", "festival", "bicycle", "winter", "summer", "village", "forest", "lake",
@@ -157,7 +157,7 @@ def test_a_failed_compaction_leaves_the_previous_state_serving(live_copy: Path, 
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("clir.index.collection.write_compacted", explode)
+    monkeypatch.setattr("clir.index.embedded.collection.write_compacted", explode)
     with pytest.raises(OSError):
         collection.compact()
     assert [h.id for h in retriever.search("owl lemmings tundra", k=3).hits] == before

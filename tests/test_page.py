@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
+from clir.settings import Settings
 from tests.helpers import free_port, serve
 
 CHROMIUM = os.environ.get("CLIR_CHROMIUM", "/usr/bin/chromium")

@@ -14,12 +14,12 @@ import pytest
 
 from clir.corpus.readers import read_corpus
 from clir.errors import ClirError, ConfigError, IndexFormatError
-from clir.index.qdrant_points import metadata_terms, point_id
-from clir.index.stores import open_store
+from clir.index.build import BuildConfig, build_index
+from clir.index.open import open_store
+from clir.index.qdrant.points import metadata_terms, point_id
 from clir.index.target import QdrantTarget, require_qdrant
 from clir.records import Filter
 from clir.search.retriever import Retriever
-from indexer.build import BuildConfig, build_index
 from tests.conftest import MINI_CORPUS, SAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clir.corpus.readers import read_corpus
+from clir.corpus.readers import CorpusSpec, read_corpus
 from clir.errors import ClirError, CorpusError
-from clir.index.local import LocalIndex
+from clir.index.build import BuildConfig, build_index
+from clir.index.embedded.local import LocalIndex
 from clir.index.manifest import load_manifest
 from clir.index.target import QdrantTarget
-from indexer.build import BuildConfig, build_index
-from indexer.ray_build import CorpusSpec, RayOptions, require_ray
+from indexer.ray_build import RayOptions, require_ray
 from tests.conftest import MINI_CORPUS, SAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]

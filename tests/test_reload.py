@@ -17,15 +17,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
 from clir.corpus.readers import read_corpus
 from clir.encoders.models import load_encoder
 from clir.errors import ConfigError
 from clir.files import WriterLock, check_replaceable
-from clir.index.collection import Collection
+from clir.index.build import BuildConfig, build_index
+from clir.index.embedded.collection import Collection
 from clir.index.prepare import prepare_documents
 from clir.records import Document
-from indexer.build import BuildConfig, build_index
+from clir.settings import Settings
 from tests.helpers import assert_one_line_error
 
 ADDED = Document(id="fr-lighthouse", text="Le phare de Brest guide les bateaux de pêche depuis deux siècles.",

@@ -11,8 +11,8 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from clir.errors import ConfigError, CorpusError, IndexFormatError
+from clir.index.embedded.sparse import SparseIndex, SparseIndexBuilder
 from clir.index.params import BM25Params
-from clir.index.sparse import SparseIndex, SparseIndexBuilder
 from clir.records import Ranked
 from clir.text.analyzers import analyze_batch, analyzer_for
 
@@ -209,7 +209,7 @@ def test_errors(tmp_path: Path) -> None:
 
 
 def test_raw_postings_reproduce_the_stored_scores_for_every_method(tmp_path: Path) -> None:
-    from clir.index.postings import bm25_weights
+    from clir.index.embedded.postings import bm25_weights
 
     rng = np.random.default_rng(11)
     token_lists = [[f"t{x}" for x in rng.zipf(1.4, size=rng.integers(0, 50)) if x < 120] for _ in range(300)]

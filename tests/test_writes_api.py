@@ -14,7 +14,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from app.settings import Settings
+from clir.settings import Settings
 from tests.helpers import assert_error, assert_one_line_error, free_port, serve
 
 OTTER = {"text": "The sea otter cracks shellfish open with a stone on its belly.", "lang": "en",
@@ -77,11 +77,19 @@ def test_a_bad_document_in_a_batch_writes_nothing(live: TestClient):
 
 
 def test_a_read_only_server_answers_writes_405(index: Path):
+    """Its 405 names the methods it does allow there (RFC 9110: Allow lists what the resource supports)."""
     with TestClient(create_app(Settings(index=index))) as c:
-        assert "read-only" in assert_error(c.put("/documents/x", json=OTTER), 405, "method_not_allowed")
-        assert_error(c.delete("/documents/fr-cat"), 405, "method_not_allowed")
-        assert_error(c.post("/admin/compact"), 405, "method_not_allowed")
+        put = c.put("/documents/x", json=OTTER)
+        assert "read-only" in assert_error(put, 405, "method_not_allowed")
+        assert put.headers["allow"] == "GET"
+        assert c.delete("/documents/fr-cat").headers["allow"] == "GET"
+        assert_error(c.post("/admin/compact"), 405, "method_not_allowed").startswith("this server is read-only")
+        assert c.post("/admin/compact").headers["allow"] == ""
+        assert c.post("/documents", json={"documents": [OTTER]}).headers["allow"] == ""
         assert c.get("/documents/fr-cat").status_code == 200
+    with TestClient(create_app(Settings(index=index, writable=True))) as c:  # a writable server's 405s
+        assert c.patch("/documents/fr-cat", json=OTTER).headers["allow"] == "DELETE, GET, PUT"
+        assert c.get("/admin/compact").headers["allow"] == "POST"
 
 
 def test_keys_and_loopback(index: Path):
@@ -152,8 +160,8 @@ def test_acknowledged_writes_survive_sigkill_and_the_cli_waits_its_turn(index: P
 def test_a_served_index_rebuilt_on_disk_keeps_serving_what_it_loaded_until_reload(index: Path, tmp_path: Path):
     """D4: the served process holds its files; a rebuild at the same path is an explicit reload."""
     from clir.corpus.readers import read_corpus
+    from clir.index.build import BuildConfig, build_index
     from clir.records import Document
-    from indexer.build import BuildConfig, build_index
 
     with TestClient(create_app(Settings(index=index))) as c:
         before = {d.id: d.text for d in read_corpus(Path(__file__).parent / "fixtures" / "mini_corpus.jsonl")}

@@ -17,10 +17,10 @@ import pytest
 from clir.corpus.readers import read_corpus
 from clir.encoders.models import load_encoder
 from clir.errors import ConfigError
-from clir.index.dense import DenseIndex
+from clir.index.build import BuildConfig, build_index
+from clir.index.embedded.dense import DenseIndex
 from clir.records import passage_text
 from clir.search.retriever import Retriever
-from indexer.build import BuildConfig, build_index
 from indexer.xqg.augment import blend
 from indexer.xqg.config import XQGConfig
 from tests.test_xqg_generators import ChatServer, tiny_t5  # noqa: F401 - tiny_t5 is a fixture
@@ -158,8 +158,8 @@ def test_live_writes_to_an_xqg_index_are_augmented_like_a_build(mini_corpus: Pat
     from fastapi.testclient import TestClient
 
     from app.main import create_app
-    from app.settings import Settings
     from clir.records import Document
+    from clir.settings import Settings
     from indexer.xqg.live import LiveAugmenter
 
     out = tmp_path / "idx"

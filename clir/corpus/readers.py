@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,15 @@ class _Seen:
 
 # --------------------------------------------------------------------------- record validation
 
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """A corpus by where it is: what a read task elsewhere (a Ray cluster's) re-opens."""
+
+    path: Path
+    fmt: str = "auto"
+    clirudit_split: str | None = None
 
 def _take(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
     """Pop the first alias present with a non-null value; the other aliases stay (they become metadata)."""
@@ -258,6 +268,18 @@ def _clirudit_sources(path: Path, kind: str, split: str | None) -> Iterator[tupl
         lang = clirudit.lang_of(file)
         rows = ((n, to_record(row, lang)) for n, row in parquet_rows(file))
         yield Loc(file, "row"), rows
+
+
+def as_documents(records: Iterable[Document | dict[str, Any]], what: str = "documents") -> Iterator[Document]:
+    """Documents given in Python: records as they are, dicts in the JSONL corpus's shape (`id`, `text`,
+    `title`, `lang`, `metadata`, other keys kept as metadata) checked as a corpus line is."""
+    seen: set[str] = set()
+    for n, record in enumerate(records):
+        doc = record if isinstance(record, Document) else _document(record, f"{what}[{n}]", json_metadata=False)
+        if doc.id in seen:
+            raise CorpusError(f"{what}[{n}]: duplicate document id {doc.id!r}")
+        seen.add(doc.id)
+        yield doc
 
 
 def _stream_documents(sources: Iterable[tuple[Loc, Rows]], json_metadata: bool) -> Iterator[Document]:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from clir.index.target import QdrantTarget, Target, require_qdrant
 
 if TYPE_CHECKING:
-    from clir.index.collection import Collection
-    from clir.index.qdrant import QdrantCollection
+    from clir.index.embedded.collection import Collection
+    from clir.index.qdrant.collection import QdrantCollection
 
 
 def open_store(target: Target, *, writable: bool = False, verify: bool = True, threads: int | None = None,
@@ -16,10 +16,10 @@ def open_store(target: Target, *, writable: bool = False, verify: bool = True, t
     """The store serving `target`, with its live writes; writable only when asked."""
     if isinstance(target, QdrantTarget):
         require_qdrant()
-        from clir.index.qdrant import QdrantCollection
+        from clir.index.qdrant.collection import QdrantCollection
 
         return QdrantCollection.open(target, writable=writable)
-    from clir.index.collection import Collection
+    from clir.index.embedded.collection import Collection
 
     return Collection.open(target, writable=writable, verify=verify, threads=threads, ef_search=ef_search,
                            nprobe=nprobe)

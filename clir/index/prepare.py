@@ -28,18 +28,24 @@ class QueryAugmenter(Protocol):
         ...
 
 
-def prepare_documents(docs: Sequence[Document], encoder: Encoder, batch_size: int | None = None,
-                      vectors: Vectors | None = None) -> list[PreparedDocument]:
-    """As `clir index` does it: the given language or a detected one, that language's analyzer over title
-    and text, and the encoder's passage vector of the same text (unless `vectors` holds them already:
-    encoded on a Ray cluster)."""
+def analyse(docs: Sequence[Document]) -> tuple[list[str | None], list[list[str]]]:
+    """Each document's language (the given one, else detected) and its BM25 tokens (that language's
+    analyzer over title and text): as builds and live writes both index them."""
     texts = [passage_text(d) for d in docs]
     langs: list[str | None] = [d.lang.lower() if d.lang else None for d in docs]
     missing = [i for i, lang in enumerate(langs) if lang is None]
     for i, (lang, _prob) in zip(missing, detect_langs([texts[i] for i in missing]), strict=True):
         langs[i] = lang
-    tokens = analyze_batch(texts, langs)
+    return langs, analyze_batch(texts, langs)
+
+
+def prepare_documents(docs: Sequence[Document], encoder: Encoder, batch_size: int | None = None,
+                      vectors: Vectors | None = None) -> list[PreparedDocument]:
+    """As `clir index` does it: the given language or a detected one, that language's analyzer over title
+    and text, and the encoder's passage vector of the same text (unless `vectors` holds them already:
+    encoded on a Ray cluster)."""
+    langs, tokens = analyse(docs)
     if vectors is None:
-        vectors = encoder.encode_passages(texts, batch_size=batch_size)
+        vectors = encoder.encode_passages([passage_text(d) for d in docs], batch_size=batch_size)
     return [PreparedDocument(d, lang, toks, vec)
             for d, lang, toks, vec in zip(docs, langs, tokens, vectors, strict=True)]

@@ -3,7 +3,7 @@
 An index store holds documents under integer rows (keys it assigns; stable while the store is open)
 and answers the questions retrieval asks: nearest neighbours of query vectors, BM25 evidence for a
 query's tokens, exact scores of given rows on either side (fusion needs both scores of every
-candidate), and the documents behind rows. `clir.index.local.LocalIndex` implements it over FAISS,
+candidate), and the documents behind rows. `clir.index.embedded.local.LocalIndex` implements it over FAISS,
 bm25s and SQLite files; a mutable index or a distributed engine implements the same methods, so
 nothing above this package touches FAISS, bm25s, SQLite or a remote engine directly.
 """
@@ -49,7 +49,7 @@ class IndexStore(Protocol):
     def dense_search_by_lang(self, vectors: Vectors, k: int, langs: Sequence[str],
                              flt: Filter | None = None) -> list[dict[str, Ranked]]:
         """For each query vector, the k nearest rows of each document language in `langs` (within `flt`):
-        language balance's candidates, at the cost of about one search (clir.index.partitions)."""
+        language balance's candidates, at the cost of about one search (clir.index.embedded.partitions)."""
         ...
 
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:

@@ -1,10 +1,9 @@
 """Where an index lives: a directory (the embedded backend) or a Qdrant collection (a server by URL, or
 Qdrant's local mode in a directory). The command line and the service name a target;
-`clir.index.stores.open_store` opens the store that serves it. Nothing here imports an engine."""
+`clir.index.open.open_store` opens the store that serves it. Nothing here imports an engine."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,14 +66,13 @@ def require_qdrant() -> None:
 
 def qdrant_target(backend: str, collection: str | None, url: str | None, path: str | Path | None,
                   api_key: str | None = None) -> QdrantTarget | None:
-    """The Qdrant target the options name (None for the embedded backend); the API key and URL may come
-    from CLIR_QDRANT_API_KEY / CLIR_QDRANT_URL."""
+    """The Qdrant target the options name (None for the embedded backend): the command line's flags over
+    the settings (clir.settings)."""
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}: expected one of {', '.join(BACKENDS)}")
     if backend == "local":
         return None
-    url = url or (None if path else os.environ.get("CLIR_QDRANT_URL"))
     if not collection:
         raise ConfigError("the qdrant backend needs --collection NAME")
     return QdrantTarget(collection, url=url, path=Path(path) if path else None,
-                        api_key=api_key or os.environ.get("CLIR_QDRANT_API_KEY") or None)
+                        api_key=api_key or None)

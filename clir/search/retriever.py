@@ -15,8 +15,8 @@ import numpy as np
 from clir.encoders.models import Encoder, canonical_name, load_encoder
 from clir.errors import ConfigError
 from clir.index.manifest import Manifest
+from clir.index.open import open_store
 from clir.index.store import IndexStore, SparseMatches
-from clir.index.stores import open_store
 from clir.index.target import QdrantTarget
 from clir.records import Component, Filter, Hit, Ranked, Scores, SearchResult, Vectors
 from clir.search.fusion import OTHER_SCRIPT, SAME_LANGUAGE, SAME_SCRIPT, Candidates, FusionParams, Kinship, fuse
@@ -87,6 +87,11 @@ class Retriever:
         loads). `threads` caps the index's search threads in this process."""
         store = open_store(root if isinstance(root, QdrantTarget) else Path(root), writable=writable, verify=verify,
                            threads=threads, ef_search=ef_search, nprobe=nprobe)
+        return cls.with_encoder(store, encoder)
+
+    @classmethod
+    def with_encoder(cls, store: IndexStore, encoder: str | Encoder | None = None) -> Retriever:
+        """An open store and its encoder (the one it records, unless given)."""
         if isinstance(encoder, str):
             store.manifest.check_encoder(canonical_name(encoder), store.location)
         model = encoder if encoder is not None and not isinstance(encoder, str) else \

@@ -16,8 +16,8 @@ import numpy as np
 
 from clir.encoders.models import Encoder
 from clir.errors import ClirError
-from clir.index.delta import PreparedDocument
 from clir.index.prepare import GivenQueries
+from clir.records import PreparedDocument
 from clir.text.analyzers import analyzer_for
 from indexer.xqg.augment import blend
 from indexer.xqg.generators import load_generator
@@ -69,3 +69,8 @@ class LiveAugmenter:
             extra = [tok for lang, q in qs for tok in analyzer_for(lang).tokens(q)] if self.sparse else []
             out.append(PreparedDocument(p.doc, p.lang, p.tokens + extra, vector))
         return out, [p.doc.id for p, qs in zip(prepared, per_doc, strict=True) if not qs]
+
+
+def live_augmenter(manifest: dict[str, Any]) -> LiveAugmenter | None:
+    """Query generation for documents written to an xQG index (its manifest's `xqg` entry), else None."""
+    return LiveAugmenter(manifest["xqg"]) if manifest.get("xqg") else None

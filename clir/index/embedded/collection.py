@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from clir.errors import ConfigError
 from clir.files import install_dir, recover, scratch_dir
-from clir.index.compact import Frozen, write_compacted
-from clir.index.delta import DeltaLog
-from clir.index.live import LiveView
-from clir.index.local import LocalIndex
+from clir.index.embedded.compact import Frozen, write_compacted
+from clir.index.embedded.delta import DeltaLog
+from clir.index.embedded.live import LiveView
+from clir.index.embedded.local import LocalIndex
+from clir.index.embedded.sparse import SparseScores
 from clir.index.manifest import LOG_FILE, MANIFEST, Manifest
-from clir.index.sparse import SparseScores
+from clir.index.writes import check_batch_ids, predates_live_writes, read_only
 from clir.records import Filter, PreparedDocument, Ranked, Rows, Scores, StoredDocument, Vectors
 
 # Automatic compaction: once pending writes (documents written plus base documents hidden) reach this
@@ -161,18 +161,16 @@ class Collection:
 
     def _writable_log(self) -> DeltaLog:
         if not self.writable or self._log is None:
-            raise ConfigError(f"{self.root}: opened read-only")
+            raise read_only(str(self.root))
         if self._view.base_postings is None:
-            raise ConfigError(f"{self.root}: this index predates live writes; rebuild it with `clir index` "
-                              "to add or delete documents")
+            raise predates_live_writes(str(self.root))
         return self._log
 
     def upsert(self, docs: Sequence[PreparedDocument]) -> list[str]:
         """Durable and searchable on return; "created" or "updated" per document."""
         log = self._writable_log()
         ids = [p.doc.id for p in docs]
-        if len(set(ids)) != len(ids):
-            raise ConfigError("a batch holds the same document id twice")
+        check_batch_ids(ids)
         with self._lock:
             statuses = ["updated" if self._view.contains(i) else "created" for i in ids]
             log.write(docs, [])

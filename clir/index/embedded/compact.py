@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from clir.index.live import LiveView
+from clir.index.embedded.live import LiveView
+from clir.index.embedded.writer import IndexWriter
 from clir.index.manifest import Manifest, write_manifest
 from clir.index.params import BM25Params, DenseParams
-from clir.index.writer import IndexWriter
 from clir.records import Document, Mask
 
 _CHUNK = 1024

@@ -25,7 +25,6 @@ import numpy as np
 
 from clir.records import Document, PreparedDocument
 
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, lang TEXT, metadata TEXT NOT NULL,

@@ -7,7 +7,7 @@ from threading import Lock
 
 import numpy as np
 
-from clir.index.docstore import DocStore
+from clir.index.embedded.docstore import DocStore
 from clir.records import Filter
 
 

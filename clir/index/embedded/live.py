@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from clir.errors import ConfigError
-from clir.index.local import LocalIndex
+from clir.index.embedded.local import LocalIndex
+from clir.index.embedded.postings import TermPostings, bm25_weights
+from clir.index.embedded.sparse import SparseScores
 from clir.index.manifest import Manifest
-from clir.index.postings import TermPostings, bm25_weights
-from clir.index.sparse import SparseScores
+from clir.index.writes import predates_live_writes
 from clir.records import Filter, Mask, PreparedDocument, Ranked, Rows, Scores, StoredDocument, Vectors
 
 _EMPTY = np.zeros(0, dtype=np.int32)
@@ -187,7 +187,7 @@ class LiveView:
         if not self.pending:
             return self.base.sparse_search(tokens, flt)
         if self.base_postings is None:
-            raise ConfigError(f"{self.location}: this index predates live writes; rebuild it with `clir index`")
+            raise predates_live_writes(self.location)
         n = len(self)
         if n == 0:
             return SparseScores.empty()

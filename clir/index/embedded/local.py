@@ -9,12 +9,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from clir.errors import IndexFormatError
-from clir.index.dense import DenseIndex, set_search_threads
-from clir.index.docstore import DocStore
-from clir.index.filters import FilterCache
+from clir.index.embedded.dense import DenseIndex, set_search_threads
+from clir.index.embedded.docstore import DocStore
+from clir.index.embedded.filters import FilterCache
+from clir.index.embedded.partitions import LanguagePartitions, languages_of
+from clir.index.embedded.sparse import SparseIndex, SparseScores
 from clir.index.manifest import DOCSTORE, FAISS_FILE, SPARSE_DIR, Manifest, load_manifest
-from clir.index.partitions import LanguagePartitions, languages_of
-from clir.index.sparse import SparseIndex, SparseScores
 from clir.records import Filter, Mask, Ranked, Rows, Scores, StoredDocument, Vectors
 
 

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from clir.errors import IndexFormatError
-from clir.index.dense import DenseIndex, build_faiss
+from clir.index.embedded.dense import DenseIndex, build_faiss
 from clir.index.params import DenseParams
 from clir.records import Mask, Rows, Scores, Vectors
 

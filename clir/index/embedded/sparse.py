@@ -25,8 +25,8 @@ import bm25s
 import numpy as np
 
 from clir.errors import ConfigError, CorpusError, IndexFormatError
+from clir.index.embedded.postings import TermPostings
 from clir.index.params import BM25Params
-from clir.index.postings import TermPostings
 from clir.records import Ranked
 
 log = logging.getLogger("clir.sparse")

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from clir.errors import ConfigError
-from clir.index.dense import DenseIndex, build_faiss
-from clir.index.docstore import DocStoreWriter
+from clir.index.embedded.dense import DenseIndex, build_faiss
+from clir.index.embedded.docstore import DocStoreWriter
+from clir.index.embedded.partitions import build_partitions
+from clir.index.embedded.sparse import SparseIndexBuilder
 from clir.index.manifest import DOCSTORE, FAISS_FILE, SPARSE_DIR
 from clir.index.params import BM25Params, DenseParams
-from clir.index.partitions import build_partitions
-from clir.index.sparse import SparseIndexBuilder
 from clir.records import Document, Vectors
 from clir.text.analyzers import ANALYZER_VERSION, analyzer_for
 

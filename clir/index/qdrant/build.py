@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 
 from clir.errors import ConfigError
 from clir.index.params import BM25Params
-from clir.index.qdrant import READY, read_manifest
-from clir.index.qdrant_points import (
+from clir.index.qdrant.collection import READY, read_manifest
+from clir.index.qdrant.points import (
     DENSE,
     SPARSE,
     check_bm25,

@@ -21,7 +21,7 @@ from qdrant_client import models
 from clir.errors import ConfigError, IndexFormatError
 from clir.index.manifest import Manifest
 from clir.index.params import BM25Params
-from clir.index.qdrant_points import (
+from clir.index.qdrant.points import (
     DENSE,
     LIGHT_PAYLOAD,
     SPARSE,
@@ -32,6 +32,7 @@ from clir.index.qdrant_points import (
     to_filter,
 )
 from clir.index.target import QdrantTarget
+from clir.index.writes import check_batch_ids, read_only
 from clir.records import Filter, PreparedDocument, Ranked, Rows, Scores, StoredDocument, Vectors, content_hash
 
 READY = "ready"
@@ -303,14 +304,13 @@ class QdrantCollection:
 
     def _check_writable(self) -> None:
         if not self.writable:
-            raise ConfigError(f"{self.location}: opened read-only")
+            raise read_only(self.location)
 
     def upsert(self, docs: Sequence[PreparedDocument]) -> list[str]:
         """Searchable on return (`wait=true`); "created" or "updated" per document."""
         self._check_writable()
         ids = [p.doc.id for p in docs]
-        if len(set(ids)) != len(ids):
-            raise ConfigError("a batch holds the same document id twice")
+        check_batch_ids(ids)
         with self.calls():
             existing = self.client.retrieve(self.name, ids=[point_id(i) for i in ids], with_payload=["id"])
         held = {int(p.id): (p.payload or {}).get("id") for p in existing}
