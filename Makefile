@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 SAMPLE_INDEX ?= data/sample-index
 
-.PHONY: install demo test docker-test lint bench clean eval-dev xqg-oracle tune-fusion fuzz
+.PHONY: install demo test test-fast docker-test lint bench clean eval-dev xqg-oracle tune-fusion fuzz
 
 install: $(VENV)/.installed
 
@@ -27,8 +27,13 @@ demo: $(SAMPLE_INDEX)/manifest.json
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy clir indexer app eval cli
+	$(VENV)/bin/mypy clir indexer app eval cli bench
 	$(VENV)/bin/pytest -q
+
+# The inner loop: everything but the browser, Ray, crash, Docker and multi-process tests (markers in pyproject.toml)
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q -m "not (browser or ray or crash or docker or multiprocess)"
 
 # The image and docker-compose.yml on a real Docker engine (started here when none answers; tests/docker)
 docker-test: $(VENV)/.installed
@@ -39,7 +44,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy clir indexer app eval cli
 
 bench: $(VENV)/.installed
-	$(PY) bench/bench_build.py
+	$(PY) -m bench.bench_build
 
 clean:
 	rm -rf $(SAMPLE_INDEX) .pytest_cache .ruff_cache
@@ -47,17 +52,17 @@ clean:
 # docs/evaluation.md's results table from ../shared/data (not part of the tests; ~30 min on 2 cores, less when cached)
 SHARED ?= ../shared/data
 eval-dev: $(VENV)/.installed
-	$(PY) bench/eval_dev.py --shared $(SHARED) --work runs/dev --update-doc docs/evaluation.md
+	$(PY) -m bench.eval_dev --shared $(SHARED) --work runs/dev --update-doc docs/evaluation.md
 
 # docs/xqg.md's xQG oracle table (needs the eval-dev work folder's datasets; reuses its caches)
 xqg-oracle: $(VENV)/.installed
-	$(PY) bench/xqg_oracle.py --shared $(SHARED) --work runs/dev --update-doc docs/xqg.md
+	$(PY) -m bench.xqg_oracle --shared $(SHARED) --work runs/dev --update-doc docs/xqg.md
 
 # docs/fusion.md's fusion tuning record (development data only)
 tune-fusion: $(VENV)/.installed
-	$(PY) bench/tune_fusion.py --shared $(SHARED) --work runs/dev --update-doc docs/fusion.md
+	$(PY) -m bench.tune_fusion --shared $(SHARED) --work runs/dev --update-doc docs/fusion.md
 
 # schemathesis over every operation, longer than the test suite's seeded run (FUZZ_EXAMPLES per operation)
 FUZZ_EXAMPLES ?= 400
 fuzz: $(VENV)/.installed
-	$(PY) bench/fuzz_api.py --examples $(FUZZ_EXAMPLES)
+	$(PY) -m bench.fuzz_api --examples $(FUZZ_EXAMPLES)

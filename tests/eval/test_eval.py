@@ -17,7 +17,7 @@ import pytest
 from clir.corpus.readers import read_corpus, write_beir
 from clir.records import Document, Query
 from eval.measures import MEASURE_NAMES, per_query, randomization_test
-from tests.helpers import assert_one_line_error
+from tests.helpers import FIXTURES, assert_one_line_error
 
 CLI = [sys.executable, "-m", "cli.main"]
 QUERIES = [
@@ -81,6 +81,7 @@ def test_measures_by_hand_on_a_fixed_run():
     assert values[2].tolist() == [0.0] * len(MEASURE_NAMES)  # no results: zero, not dropped
 
 
+@pytest.mark.multiprocess
 def test_clir_eval_matches_hand_computation_and_ir_measures(mini_index: Path, mini_dataset: Path, tmp_path: Path):
     out = tmp_path / "ev"
     done = run_cli("eval", "--index", str(mini_index), "--dataset", str(mini_dataset), "--configs",
@@ -128,6 +129,7 @@ def test_clir_eval_matches_hand_computation_and_ir_measures(mini_index: Path, mi
     assert "| dense |" in (out / "report.md").read_text()
 
 
+@pytest.mark.multiprocess
 def test_compare_merges_runs(mini_index: Path, mini_dataset: Path, tmp_path: Path):
     for name, configs in (("one", "dense"), ("two", "sparse,hybrid")):
         assert run_cli("eval", "--index", str(mini_index), "--dataset", str(mini_dataset), "--configs", configs,
@@ -139,8 +141,9 @@ def test_compare_merges_runs(mini_index: Path, mini_dataset: Path, tmp_path: Pat
     assert "two/hybrid" in (tmp_path / "cmp" / "report.svg").read_text()
 
 
+@pytest.mark.multiprocess
 def test_clirudit_fixture_end_to_end(tmp_path: Path):
-    fixture = Path(__file__).parent / "fixtures" / "clirudit"
+    fixture = FIXTURES / "clirudit"
     index = tmp_path / "idx"
     assert run_cli("index", "--corpus", str(fixture), "--out", str(index), "--quiet").returncode == 0
     done = run_cli("eval", "--index", str(index), "--dataset", str(fixture), "--out", str(tmp_path / "ev"),
@@ -153,6 +156,7 @@ def test_clirudit_fixture_end_to_end(tmp_path: Path):
     assert set(metrics["per_language"]["dense"]) == {"en->fr"}
 
 
+@pytest.mark.multiprocess
 def test_max_queries_samples_reproducibly(mini_index: Path, mini_dataset: Path, tmp_path: Path):
     picked = []
     for name, seed in (("a", "1"), ("b", "1"), ("c", "2")):
@@ -165,6 +169,7 @@ def test_max_queries_samples_reproducibly(mini_index: Path, mini_dataset: Path, 
 
 
 
+@pytest.mark.multiprocess
 def test_bad_datasets_are_refused_clearly(mini_index: Path, mini_dataset: Path, tmp_path: Path):
     args = ["eval", "--index", str(mini_index), "--out", str(tmp_path / "ev"), "--quiet", "--dataset"]
     assert_one_line_error(run_cli(*args, str(tmp_path / "missing")), "no such file or directory")

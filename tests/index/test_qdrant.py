@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from clir.corpus.readers import read_corpus
+from clir.encoders.models import Encoder
 from clir.errors import ClirError, ConfigError, IndexFormatError
 from clir.index.build import BuildConfig, build_index
 from clir.index.open import open_store
@@ -21,25 +22,31 @@ from clir.index.target import QdrantTarget, require_qdrant
 from clir.records import Filter
 from clir.search.retriever import Retriever
 from tests.conftest import MINI_CORPUS, SAMPLE
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 @pytest.fixture(scope="module")
-def sample_qdrant(tmp_path_factory: pytest.TempPathFactory) -> QdrantTarget:
+def sample_qdrant(tmp_path_factory: pytest.TempPathFactory, sample_encoder: Encoder) -> QdrantTarget:
     target = QdrantTarget("sample", path=tmp_path_factory.mktemp("qs") / "storage")
-    build_index(read_corpus(SAMPLE / "corpus.jsonl"), target, BuildConfig(show_progress=False))
+    build_index(read_corpus(SAMPLE / "corpus.jsonl"), target, BuildConfig(show_progress=False), encoder=sample_encoder)
     return target
 
 
 def test_the_sample_corpus_ranks_as_on_the_embedded_index(sample_index: Path, sample_qdrant: QdrantTarget):
     queries = [json.loads(line)["text"] for line in (SAMPLE / "queries.jsonl").read_text().splitlines()]
-    local, remote = Retriever.open(sample_index), Retriever.open(sample_qdrant)
+    local = Retriever.open(sample_index)
+    remote = Retriever.open(sample_qdrant, encoder=local.encoder)
+    vectors = local.encoder.encode_queries(queries)  # once, for both backends and every mode
+
+    def encoded(texts):
+        assert list(texts) == queries
+        return vectors
+
     try:
         overlap = []
         for mode in ("dense", "sparse", "hybrid"):
-            a = local.search_batch(queries, k=10, mode=mode)
-            b = remote.search_batch(queries, k=10, mode=mode)
+            a = local.search_batch(queries, k=10, mode=mode, encode=encoded)
+            b = remote.search_batch(queries, k=10, mode=mode, encode=encoded)
             for x, y in zip(a, b, strict=True):
                 ids_x, ids_y = [h.id for h in x.hits], [h.id for h in y.hits]
                 if mode == "dense":  # exact on both sides: the same list and scores
@@ -169,6 +176,7 @@ def test_errors_are_one_line(tmp_path: Path, mini_qdrant: QdrantTarget, monkeypa
         require_qdrant()
 
 
+@pytest.mark.multiprocess
 def test_the_command_line_on_the_qdrant_backend(tmp_path: Path):
     q = ["--backend", "qdrant", "--qdrant-path", str(tmp_path / "q"), "--collection", "mini"]
 

@@ -23,8 +23,9 @@ from clir.corpus.readers import (
 )
 from clir.errors import ConfigError, CorpusError
 from clir.records import Document, Query
+from tests.helpers import FIXTURES
 
-CLIRUDIT = Path(__file__).parent / "fixtures" / "clirudit"
+CLIRUDIT = FIXTURES / "clirudit"
 
 RECORDS = [
     {"_id": "d1", "title": "Chat", "text": "Le chat dort.", "lang": "fr", "metadata": {"src": "a"}},

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from clir.corpus.readers import read_corpus
-from clir.encoders.models import load_encoder
+from clir.encoders.models import Encoder, load_encoder
 from clir.index.build import BuildConfig, build_index
 from clir.index.embedded import partitions
 from clir.index.embedded.collection import Collection
@@ -30,19 +30,20 @@ QUERIES = [json.loads(line)["text"] for line in (SAMPLE / "queries.jsonl").read_
 
 
 @pytest.fixture(scope="module")
-def french_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def french_only(tmp_path_factory: pytest.TempPathFactory, sample_encoder: Encoder) -> Path:
     out = tmp_path_factory.mktemp("fr") / "index"
     docs = (d for d in read_corpus(SAMPLE / "corpus.jsonl") if d.lang == "fr")
-    build_index(docs, out, BuildConfig(show_progress=False))
+    build_index(docs, out, BuildConfig(show_progress=False), encoder=sample_encoder)
     return out
 
 
 def test_on_one_language_the_ranking_is_unchanged(french_only: Path):
     retriever = Retriever.open(french_only)
     assert retriever.balanced_languages(None) == ["fr"]
+    vectors = retriever.encoder.encode_queries(QUERIES)  # once for the four searches
     for mode in ("dense", "hybrid"):
-        on = retriever.search_batch(QUERIES, k=10, mode=mode)
-        off = retriever.search_batch(QUERIES, k=10, mode=mode, language_balance=False)
+        on = retriever.search_batch(QUERIES, k=10, mode=mode, encode=lambda _: vectors)
+        off = retriever.search_batch(QUERIES, k=10, mode=mode, language_balance=False, encode=lambda _: vectors)
         for a, b in zip(on, off, strict=True):
             assert [(h.id, h.score) for h in a.hits] == [(h.id, h.score) for h in b.hits]
 
@@ -99,14 +100,14 @@ def test_the_request_option(sample_index: Path):
 # -- language partitions: every language's best rows at the cost of one search (clir/index/embedded/partitions.py) ----
 
 @pytest.fixture(scope="module")
-def partitioned(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def partitioned(tmp_path_factory: pytest.TempPathFactory, sample_encoder: Encoder) -> Path:
     """The sample corpus as an HNSW index whose languages (about 40 passages each) get HNSW partitions."""
     out = tmp_path_factory.mktemp("hnsw") / "index"
     limit = partitions.EXACT_PARTITION_ROWS
     partitions.EXACT_PARTITION_ROWS = 8  # every language above it: graph partitions, as at scale
     try:
         build_index(read_corpus(SAMPLE / "corpus.jsonl"), out,
-                    BuildConfig(dense=DenseParams(kind="hnsw"), show_progress=False))
+                    BuildConfig(dense=DenseParams(kind="hnsw"), show_progress=False), encoder=sample_encoder)
     finally:
         partitions.EXACT_PARTITION_ROWS = limit
     return out

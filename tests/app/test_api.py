@@ -175,6 +175,7 @@ def test_english_query_finds_the_french_sample_document(sample_index: Path):
         assert doc["text"] == "Un vieil homme vivait autrefois sur cette île."
 
 
+@pytest.mark.multiprocess
 def test_invalid_index_stops_startup_with_one_line(tmp_path: Path):
     with pytest.raises(SystemExit) as exc:
         create_app(Settings(index=tmp_path / "missing"))
@@ -186,6 +187,7 @@ def test_invalid_index_stops_startup_with_one_line(tmp_path: Path):
 
 
 
+@pytest.mark.multiprocess
 def test_real_uvicorn_process(mini_index: Path):
     port = free_port()
     env = {**os.environ, "CLIR_API_KEY": "k1", "CLIR_MICRO_BATCH": "true", "CLIR_ACCESS_LOG": "true"}

@@ -23,7 +23,7 @@ from clir.records import passage_text
 from clir.search.retriever import Retriever
 from indexer.xqg.augment import blend
 from indexer.xqg.config import XQGConfig
-from tests.test_xqg_generators import ChatServer, tiny_t5  # noqa: F401 - tiny_t5 is a fixture
+from tests.indexer.test_xqg_generators import ChatServer, tiny_t5  # noqa: F401 - tiny_t5 is a fixture
 
 QUERIES = {
     "fr-cat": ["where does the cat sleep", "cat on the sofa"],
@@ -129,6 +129,7 @@ def _cached_entries(path: Path) -> int:
     return max(0, len(path.read_text().splitlines()) - 1) if path.exists() else 0
 
 
+@pytest.mark.crash
 def test_killed_build_resumes_from_the_query_cache(mini_corpus: Path, tmp_path: Path):
     out, cache = tmp_path / "idx", tmp_path / "idx.xqg-queries.jsonl"
     with ChatServer(delay=0.15) as server:

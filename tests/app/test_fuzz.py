@@ -16,11 +16,12 @@ from app.main import create_app
 from clir.corpus.readers import read_corpus
 from clir.index.build import BuildConfig, build_index
 from clir.settings import Settings
+from tests.helpers import FIXTURES
 
 # schemathesis collects its tests from a schema object at import time, so the index is built here
 _TMP = Path(tempfile.mkdtemp(prefix="clir-fuzz-"))
 atexit.register(shutil.rmtree, _TMP, True)
-build_index(read_corpus(Path(__file__).parent / "fixtures" / "mini_corpus.jsonl"), _TMP / "idx",
+build_index(read_corpus(FIXTURES / "mini_corpus.jsonl"), _TMP / "idx",
             BuildConfig(show_progress=False))
 APP = create_app(Settings(index=_TMP / "idx", writable=True, max_query_chars=200, max_batch=8, max_write_batch=8))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

@@ -13,7 +13,7 @@ from clir.corpus.readers import (
 )
 from clir.errors import CorpusError
 from clir.records import Query
-from tests.test_readers import assert_one_line_error, write_jsonl
+from tests.core.test_readers import assert_one_line_error, write_jsonl
 
 RECORDS = [
     {"_id": "d1", "title": "Chat", "text": "Le chat dort.", "lang": "fr", "metadata": {"src": "a"}},

@@ -22,8 +22,9 @@ from clir.index.manifest import load_manifest
 from clir.index.target import QdrantTarget
 from indexer.ray_build import RayOptions, require_ray
 from tests.conftest import MINI_CORPUS, SAMPLE
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.ray
 
 
 @pytest.fixture(scope="module")

@@ -26,12 +26,11 @@ from clir.index.embedded.collection import Collection
 from clir.index.prepare import prepare_documents
 from clir.records import Document
 from clir.settings import Settings
-from tests.helpers import assert_one_line_error
+from tests.helpers import ROOT, assert_one_line_error
 
 ADDED = Document(id="fr-lighthouse", text="Le phare de Brest guide les bateaux de pêche depuis deux siècles.",
                  lang="fr")
 QUERY = "The Brest lighthouse guides the fishing boats."
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _wait(client: TestClient, documents: int, timeout: float = 30) -> dict:
@@ -124,6 +123,7 @@ def _as_other_user() -> list[str]:
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
 
 
+@pytest.mark.multiprocess
 def test_an_unwritable_index_folder_is_one_line(mini_corpus: Path):
     root = Path(tempfile.mkdtemp())  # pytest's own tmp folders are private to this user
     try:

@@ -19,9 +19,10 @@ import pytest
 import yaml
 
 from clir.settings import Settings
-from tests.helpers import free_port
+from tests.helpers import ROOT, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.multiprocess
+
 ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 
 

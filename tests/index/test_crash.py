@@ -1,7 +1,7 @@
 """D7: a build killed at any step of installing over an existing index never leaves the target without a
 complete index (old or new), and the next build or server start leaves nothing else beside it.
 
-Each kill is a real SIGKILL of a real `clir index` process (tests/crash_build.py), at every file-system
+Each kill is a real SIGKILL of a real `clir index` process (tests/index/crash_build.py), at every file-system
 change it makes from the moment the finished index is installed."""
 
 from __future__ import annotations
@@ -22,15 +22,17 @@ from clir.corpus.readers import read_corpus
 from clir.index.build import BuildConfig, build_index
 from clir.index.embedded.local import LocalIndex
 from clir.settings import Settings
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.crash
+
 NEW = [{"id": "n1", "text": "a new first document", "lang": "en"},
        {"id": "n2", "text": "un nouveau document", "lang": "fr"}]
 
 
 def _kill_build(target: Path, corpus: Path, kill_at: str, exchange: bool) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CLIR_KILL_AT": kill_at, "CLIR_NO_EXCHANGE": "" if exchange else "1"}
-    return subprocess.run([sys.executable, "-m", "tests.crash_build", "index", "--corpus", str(corpus),
+    return subprocess.run([sys.executable, "-m", "tests.index.crash_build", "index", "--corpus", str(corpus),
                            "--out", str(target), "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
 

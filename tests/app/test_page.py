@@ -17,11 +17,13 @@ from app.main import create_app
 from clir.settings import Settings
 from tests.helpers import free_port, serve
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = os.environ.get("CLIR_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 KEY = "secret"
-QUERY = "There once lived an old man on that island."  # tatoeba-fra-9 first (tests/test_api.py)
+QUERY = "There once lived an old man on that island."  # tatoeba-fra-9 first (tests/app/test_api.py)
 FRENCH = "Un vieil homme vivait autrefois sur cette île."
 
 
