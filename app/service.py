@@ -138,7 +138,7 @@ class SearchService:
 
     def search(self, query: str, options: SearchOptions) -> dict[str, Any]:
         start = time.perf_counter()
-        key = query + "\x00" + options.model_dump_json(exclude={"query"})  # the key holds the query, whatever options is
+        key = query + "\x00" + options.model_dump_json(exclude={"query"})  # whatever type `options` is
         cached = self.results.get(key)
         if cached is not None:
             spent = round((time.perf_counter() - start) * 1000, 3)
