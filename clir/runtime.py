@@ -1,5 +1,11 @@
 """Process-wide settings for a process that searches: the CLI, each server worker, the benchmarks.
 
+numpy's BLAS (OpenBLAS) runs one thread in a process that searches (`single_threaded_numpy_blas`, applied
+by every Retriever): its worker threads busy-wait for a while after each product, and the products
+a search makes (one query against a few thousand vectors) are too small to gain from them, while the
+spinning threads took the cores the encoder's next query needed: it encoded in 22 ms instead of 10
+(docs/benchmarks.md, "Language balance at scale"). FAISS's own BLAS and OpenMP are left as they are.
+
 CPython collects its youngest objects every 700 allocations. A search builds a few hundred objects a
 query (hits and their score components, response dicts), and the evaluator asks for 100 hits a
 query, so with the default most of a batch's Python time after encoding went to collections that free
@@ -9,6 +15,7 @@ nothing: the hits are all still referenced (docs/benchmarks.md, "Batch search be
 from __future__ import annotations
 
 import gc
+from functools import cache
 
 # Allocations between collections of the youngest generation (CPython's default is 700).
 GC_GEN0_THRESHOLD = 10_000
@@ -20,3 +27,13 @@ def configure_gc() -> None:
     gen0, gen1, gen2 = gc.get_threshold()
     if 0 < gen0 < GC_GEN0_THRESHOLD:
         gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
+
+
+@cache
+def single_threaded_numpy_blas() -> None:
+    """numpy's BLAS on one thread, for the rest of the process (once)."""
+    from threadpoolctl import ThreadpoolController
+
+    for lib in ThreadpoolController().lib_controllers:
+        if lib.user_api == "blas" and "numpy" in lib.filepath:
+            lib.set_num_threads(1)

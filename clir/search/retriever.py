@@ -19,6 +19,7 @@ from clir.index.open import open_store
 from clir.index.store import IndexStore, SparseMatches
 from clir.index.target import QdrantTarget
 from clir.records import Component, Filter, Hit, Ranked, Scores, SearchResult, Vectors
+from clir.runtime import single_threaded_numpy_blas
 from clir.search.fusion import OTHER_SCRIPT, SAME_LANGUAGE, SAME_SCRIPT, Candidates, FusionParams, Kinship, fuse
 from clir.search.options import DEFAULT_DEPTH, DEFAULT_K, MODES
 from clir.search.snippets import SENTENCE_BUDGET, Snippet, snippets
@@ -68,6 +69,7 @@ class Retriever:
 
     def __init__(self, store: IndexStore, encoder: Encoder) -> None:
         store.manifest.check_encoder(encoder.name, store.location)
+        single_threaded_numpy_blas()
         self.store = store
         self.encoder = encoder
         self._manifest: Manifest | None = None
