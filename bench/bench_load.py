@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import RawHTTP, free_port, start_server
+from bench.common import RawHTTP, free_port, start_server, stop_server
 from clir.settings import Settings
 
 
@@ -114,8 +114,7 @@ def main() -> None:
                   f"max {result['max']:.0f} ms (bound {bound:.0f} ms); server RSS after 5 s {settled[0]:.0f} MB, "
                   f"highest {max(settled):.0f} MB, at the end {settled[-1]:.0f} MB", flush=True)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        stop_server(server)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from bench.common import IDLE_GAP_S, Client, free_port, pct, start_server
+from bench.common import IDLE_GAP_S, Client, free_port, pct, start_server, stop_server
 from clir.encoders.cache import CachedEncoder
 from clir.encoders.models import load_encoder
 from clir.index.build import BuildConfig, build_index
@@ -194,8 +194,7 @@ def main() -> None:
             client.delete(f"/documents/{doc_id}").raise_for_status()  # and 10% deleted
         stats = client.get("/stats").json()["collection"]
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        stop_server(server)
     # the same state, pending and compacted, served side by side (read-only servers replay the log)
     folded_dir = args.work / "compacted"
     shutil.rmtree(folded_dir, ignore_errors=True)
@@ -232,8 +231,7 @@ def main() -> None:
                   f" {load['searches']} searches, {load['errors']} errors {load['first_error']}; "
                   f"p50 {load['p50_ms']:.1f} ms, p99 {load['p99_ms']:.1f} ms, max {load['max_ms']:.1f} ms", flush=True)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        stop_server(server)
     if "4" not in steps:
         return
     half = args.work / "half"

@@ -32,25 +32,33 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index: Path, port: int, extra_env: dict[str, str], checkout: Path | None = None) -> subprocess.Popen:
-    """`clir serve` on loopback; from another source tree when `checkout` is given."""
-    env = {**os.environ, **extra_env, **({"PYTHONPATH": str(checkout)} if checkout else {})}
+def start_server(index: Path, port: int, extra_env: dict[str, str] | None = None, checkout: Path | None = None,
+                 flags: tuple[str, ...] = (), ready: str = "/ready", timeout: float = 300) -> subprocess.Popen:
+    """`clir serve` on loopback, returned once `ready` answers 200; from another source tree when `checkout`
+    is given."""
+    env = {**os.environ, **(extra_env or {}), **({"PYTHONPATH": str(checkout)} if checkout else {})}
     # checkouts from before the layering refactor had the command line in clir/cli.py
     module = "clir.cli" if checkout and not (Path(checkout) / "cli" / "main.py").is_file() else "cli.main"
     proc = subprocess.Popen([sys.executable, "-m", module, "serve", "--index", str(Path(index).resolve()),
-                             "--port", str(port)], env=env, cwd=checkout, stdout=subprocess.DEVNULL,
+                             "--port", str(port), *flags], env=env, cwd=checkout, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode()[-500:] if proc.stderr else ''}")
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-500:] if proc.stderr else ''}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}{ready}", timeout=1).status_code == 200:
                 return proc
         except httpx.TransportError:
-            time.sleep(0.3)
+            time.sleep(0.2)
     proc.kill()
-    raise SystemExit("server did not become ready")
+    raise RuntimeError("server did not become ready")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM, and wait for a clean exit."""
+    proc.terminate()
+    proc.wait(timeout=60)
 
 
 class RawHTTP:

@@ -127,7 +127,7 @@ class Index:
 
     @property
     def manifest(self) -> Manifest:
-        return self.retriever.manifest
+        return self.store.manifest
 
     @property
     def encoder(self) -> Encoder:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from bench.common import free_port  # noqa: F401 - the one definition, the benchmarks'
+from bench.common import start_server  # one definition of each: the benchmarks'
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -35,22 +35,5 @@ def assert_error(response, status: int, code: str, field: str | None = None) -> 
 
 def serve(index, port: int, *flags: str, env: dict | None = None) -> subprocess.Popen:
     """`clir serve` in a subprocess on loopback, returned once /health answers (checksums skipped)."""
-    import os
-    import sys
-    import time
-
-    import httpx
-
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--index", str(index), "--port", str(port),
-                             *flags], env={**os.environ, "CLIR_VERIFY_CHECKSUMS": "false", **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("server did not start")
+    return start_server(index, port, {"CLIR_VERIFY_CHECKSUMS": "false", **(env or {})}, flags=flags, ready="/health",
+                        timeout=120)
