@@ -16,9 +16,10 @@ from fastapi.testclient import TestClient
 
 from app.batching import MicroBatcher
 from app.main import create_app
+from bench.common import free_port
 from clir.settings import Settings
 from tests.conftest import serve_settings
-from tests.helpers import assert_error, free_port
+from tests.helpers import assert_error
 
 
 @pytest.fixture(scope="module")

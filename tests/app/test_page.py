@@ -14,8 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from bench.common import free_port
 from clir.settings import Settings
-from tests.helpers import free_port, serve
+from tests.helpers import serve
 
 pytestmark = pytest.mark.browser
 

@@ -15,8 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from bench.common import free_port
 from clir.settings import Settings
-from tests.helpers import FIXTURES, assert_error, assert_one_line_error, free_port, serve
+from tests.helpers import FIXTURES, assert_error, assert_one_line_error, serve
 
 OTTER = {"text": "The sea otter cracks shellfish open with a stone on its belly.", "lang": "en",
          "metadata": {"kind": "animal"}}

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import free_port
 from clir.client import AsyncClient, Client, ClientError, HitSnippet, SearchHit, SearchResponse, WriteResult
 from clir.corpus.readers import read_corpus, write_beir
 from clir.errors import ClirError
 from clir.records import Component, Document, Query
 from eval.client import RemoteSearcher
 from eval.searchers import open_local
-from tests.helpers import free_port, serve
+from tests.helpers import serve
 
 CAT = "The cat sleeps on the living room sofa all day."
 KEY = "secret"

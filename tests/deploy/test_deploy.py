@@ -18,8 +18,9 @@ import jsonschema
 import pytest
 import yaml
 
+from bench.common import free_port
 from clir.settings import Settings
-from tests.helpers import ROOT, free_port
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.multiprocess
 

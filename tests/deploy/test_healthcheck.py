@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, free_port, serve
+from bench.common import free_port
+from tests.helpers import ROOT, serve
 
 pytestmark = pytest.mark.multiprocess
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.common import free_port
 from tests.docker.harness import ROOT, Compose, Docker, wait_http
-from tests.helpers import free_port
 
 pytestmark = pytest.mark.docker
 

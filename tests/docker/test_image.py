@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.common import free_port
 from tests.docker.harness import Docker
-from tests.helpers import free_port
 
 pytestmark = pytest.mark.docker
 
