@@ -2,7 +2,8 @@
 as a server shards a collection (bench/edge_shards.py): the same queries through 1, 2 and 4 edge shards,
 through qdrant-client's local mode and through the embedded index give the same top 10 and the same scores,
 before and after deletes and updates, and after optimize(). BM25's statistics are the collection's, counted by
-Qdrant over live points, so no shard scores with its own; replicas writing at once keep them right."""
+Qdrant over live points, so no shard scores with its own; replicas writing at once keep them right.
+(The local-mode parity on the sample corpus, once tests/index/test_qdrant.py's, lives here too.)"""
 
 from __future__ import annotations
 
@@ -48,6 +49,27 @@ def local_mode(tmp_path_factory: pytest.TempPathFactory, sample_encoder: Encoder
     store.close()
 
 
+@pytest.fixture(scope="module")
+def vectors(sample_encoder: Encoder) -> np.ndarray:
+    return sample_encoder.encode_queries(QUERIES)
+
+
+@pytest.fixture(scope="module")
+def reference(sample_index: Path, local_mode: QdrantCollection, vectors: np.ndarray,
+              sample_encoder: Encoder) -> dict[str, list[SearchResult]]:
+    """The embedded index's results by mode, once for the module (its copies below start from the same index)."""
+    with Index.open(sample_index, encoder=sample_encoder) as index:
+        return {mode: _results(index.retriever, vectors, mode) for mode in ("dense", "sparse", "hybrid")}
+
+
+def test_local_mode_ranks_as_the_embedded_index(local_mode: QdrantCollection, reference: dict[str, list[SearchResult]],
+                                                vectors: np.ndarray, sample_encoder: Encoder):
+    """qdrant-client's local mode (one shard, in Python): every list and score of the sample's 144 queries."""
+    retriever = Retriever(local_mode, sample_encoder)
+    for mode in ("dense", "sparse", "hybrid"):
+        _assert_same(_results(retriever, vectors, mode), reference[mode], f"local mode, {mode}")
+
+
 @pytest.fixture
 def embedded(sample_index: Path, tmp_path: Path, sample_encoder: Encoder) -> Index:
     copy = tmp_path / "embedded"
@@ -79,18 +101,14 @@ def _assert_same(got: list[SearchResult], want: list[SearchResult], what: str, r
 
 
 @pytest.mark.parametrize("shards", [1, 2, 4])
-def test_edge_shards_rank_as_the_embedded_index_and_local_mode(local_mode: QdrantCollection, embedded: Index,
-                                                                tmp_path: Path, shards: int):
+def test_edge_shards_rank_as_the_embedded_index(local_mode: QdrantCollection, reference: dict[str, list[SearchResult]],
+                                                 embedded: Index, vectors: np.ndarray, tmp_path: Path, shards: int):
     encoder = embedded.encoder
-    vectors = encoder.encode_queries(QUERIES)
     edge = _edge(local_mode, tmp_path / "edge", shards)
     assert len({shard_of(points.point_id(d.id), shards) for d in DOCS}) == shards  # every shard holds points
-    views = {"embedded": embedded.retriever, "local mode": Retriever(local_mode, encoder),
-             f"{shards} edge shards": Retriever(edge, encoder)}
-    for mode in ("sparse", "hybrid"):
-        want = _results(views["embedded"], vectors, mode)
-        for name in ("local mode", f"{shards} edge shards"):
-            _assert_same(_results(views[name], vectors, mode), want, f"{name}, {mode}")
+    on_edge = Retriever(edge, encoder)
+    for mode in ("dense", "sparse", "hybrid"):
+        _assert_same(_results(on_edge, vectors, mode), reference[mode], f"{shards} edge shards, {mode}")
     # 20% deleted, 12 updated, 2 added, nothing optimized: IDF counts live points at once
     edge.delete(GONE)
     edge.upsert(prepare_documents(CHANGED + ADDED, encoder))
@@ -98,40 +116,36 @@ def test_edge_shards_rank_as_the_embedded_index_and_local_mode(local_mode: Qdran
     embedded.upsert(CHANGED + ADDED)
     # the same top 10; scores to 0.1%: the embedded index re-averages document lengths over what is left, the
     # points keep the build's average (BM25's length normalisation; docs/scale.md)
-    want = _results(views["embedded"], vectors, "hybrid")
-    _assert_same(_results(views[f"{shards} edge shards"], vectors, "hybrid"), want, "after writes, hybrid", 1e-3)
-    sparse_edge = _results(views[f"{shards} edge shards"], vectors, "sparse")
-    sparse_embedded = _results(views["embedded"], vectors, "sparse")
+    want = _results(embedded.retriever, vectors, "hybrid")
+    _assert_same(_results(on_edge, vectors, "hybrid"), want, "after writes, hybrid", 1e-3)
     # BM25 alone: scores within 4% for that reason, and no top list holds a deleted document
-    for a, b in zip(sparse_edge, sparse_embedded, strict=True):
+    for a, b in zip(_results(on_edge, vectors, "sparse"), _results(embedded.retriever, vectors, "sparse"),
+                    strict=True):
         assert not {h.id for h in a.hits} & set(GONE)
         np.testing.assert_allclose([h.score for h in a.hits[:1]], [h.score for h in b.hits[:1]], rtol=0.04)
     edge.client.optimize()
-    _assert_same(_results(views[f"{shards} edge shards"], vectors, "hybrid"), want, "after optimize(), hybrid", 1e-3)
+    _assert_same(_results(on_edge, vectors, "hybrid"), want, "after optimize(), hybrid", 1e-3)
 
 
-def test_perturbed_statistics_are_caught(local_mode: QdrantCollection, embedded: Index, tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch):
+def test_perturbed_statistics_are_caught(local_mode: QdrantCollection, reference: dict[str, list[SearchResult]],
+                                         vectors: np.ndarray, sample_encoder: Encoder, tmp_path: Path):
     """The check above fails when a shard scores with its own statistics: the layout collections had before
     (Qdrant's IDF modifier, raw query counts), on 4 edge shards."""
-    encoder = embedded.encoder
-    vectors = encoder.encode_queries(QUERIES)
     cluster = EdgeCluster.copy_of(local_mode.client, local_mode.name, tmp_path / "edge", 4, idf=True)
     manifest = json.loads(json.dumps(cluster.metadata["clir_manifest"]))
     manifest["sparse"].pop("idf")
     cluster.metadata = {**cluster.metadata, "clir_manifest": manifest}
     edge = cluster.store(writable=False)
     with pytest.raises(AssertionError):
-        _assert_same(_results(Retriever(edge, encoder), vectors, "sparse"),
-                     _results(embedded.retriever, vectors, "sparse"), "per-shard IDF")
+        _assert_same(_results(Retriever(edge, sample_encoder), vectors, "sparse"), reference["sparse"], "per-shard IDF")
 
 
-def test_replicas_writing_at_once_keep_the_statistics_exact(local_mode: QdrantCollection, embedded: Index,
-                                                            tmp_path: Path):
+def test_replicas_writing_at_once_keep_the_statistics_exact(local_mode: QdrantCollection, vectors: np.ndarray,
+                                                            sample_encoder: Encoder, tmp_path: Path):
     """Two writers (two API replicas: two stores over one 4-shard collection) write and delete disjoint halves at
     once; the statistics are counts of the documents themselves, so the collection ranks exactly as the same
     writes made by one writer, and its IDF is the count over the live documents."""
-    encoder = embedded.encoder
+    encoder = sample_encoder
     new = [Document(id=f"replica-{i}", text=f"The river port number {i} opened its new bridge in {1900 + i}.",
                     lang="en") for i in range(40)]
     prepared = prepare_documents(new, encoder)
@@ -160,7 +174,6 @@ def test_replicas_writing_at_once_keep_the_statistics_exact(local_mode: QdrantCo
     alone = store(EdgeCluster.copy_of(local_mode.client, local_mode.name, tmp_path / "alone", 4))
     alone.upsert(prepared)
     alone.delete(GONE)
-    vectors = encoder.encode_queries(QUERIES)
     for mode in ("sparse", "hybrid"):
         _assert_same(_results(Retriever(replicas[0], encoder), vectors, mode),
                      _results(Retriever(alone, encoder), vectors, mode), f"two replicas, {mode}")
