@@ -6,8 +6,8 @@ import argparse
 import urllib.parse
 from pathlib import Path
 
+from clir import Index
 from clir.search.render import result_lines
-from clir.search.retriever import Retriever
 
 # English queries; the relevant documents are French (Tatoeba) or de/es/zh/ar/ru (XQuAD-R) paragraphs.
 EXAMPLES = [
@@ -18,11 +18,11 @@ EXAMPLES = [
 ]
 
 
-def show_examples(retriever: Retriever, k: int) -> None:
-    langs = ", ".join(f"{lang}: {n}" for lang, n in retriever.manifest.languages.items())
-    print(f"index {retriever.store.location}: {len(retriever)} documents ({langs}); encoder {retriever.encoder.name}\n")
+def show_examples(index: Index, k: int) -> None:
+    langs = ", ".join(f"{lang}: {n}" for lang, n in index.manifest.languages.items())
+    print(f"index {index.store.location}: {len(index)} documents ({langs}); encoder {index.encoder.name}\n")
     for query in EXAMPLES:
-        result = retriever.search(query, k=k)
+        result = index.search(query, k=k)
         print(f"Q [{result.query_lang}] {query}   (hybrid, {result.timing_ms['total']:.1f} ms)")
         print("\n".join(result_lines(result)))
         print()
@@ -36,7 +36,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--no-serve", action="store_true", help="only run the example searches")
     args = parser.parse_args()
-    show_examples(Retriever.open(args.index), args.k)
+    with Index.open(args.index) as index:
+        show_examples(index, args.k)
     if args.no_serve:
         return
     import uvicorn

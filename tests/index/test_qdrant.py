@@ -1,5 +1,6 @@
 """The qdrant backend (Qdrant's local mode: the same query API in-process; no Qdrant server runs here):
-parity with the embedded index, resumable builds, the alias switch, writes, filters and its errors.
+resumable builds, the alias switch, writes, filters and its errors (parity with the embedded index and with
+Qdrant's own engine: tests/index/test_qdrant_engine.py).
 The retrieval, API and live-write suites also run on it (the `any_index` and `live` fixtures)."""
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import numpy as np
 import pytest
 
 from clir.corpus.readers import read_corpus
-from clir.encoders.models import Encoder
 from clir.errors import ClirError, ConfigError, IndexFormatError
 from clir.index.build import BuildConfig, build_index
 from clir.index.open import open_store
@@ -21,44 +21,8 @@ from clir.index.qdrant.points import metadata_terms, point_id
 from clir.index.target import QdrantTarget, require_qdrant
 from clir.records import Filter
 from clir.search.retriever import Retriever
-from tests.conftest import MINI_CORPUS, SAMPLE
+from tests.conftest import MINI_CORPUS
 from tests.helpers import ROOT
-
-
-@pytest.fixture(scope="module")
-def sample_qdrant(tmp_path_factory: pytest.TempPathFactory, sample_encoder: Encoder) -> QdrantTarget:
-    target = QdrantTarget("sample", path=tmp_path_factory.mktemp("qs") / "storage")
-    build_index(read_corpus(SAMPLE / "corpus.jsonl"), target, BuildConfig(show_progress=False), encoder=sample_encoder)
-    return target
-
-
-def test_the_sample_corpus_ranks_as_on_the_embedded_index(sample_index: Path, sample_qdrant: QdrantTarget):
-    queries = [json.loads(line)["text"] for line in (SAMPLE / "queries.jsonl").read_text().splitlines()]
-    local = Retriever.open(sample_index)
-    remote = Retriever.open(sample_qdrant, encoder=local.encoder)
-    vectors = local.encoder.encode_queries(queries)  # once, for both backends and every mode
-
-    def encoded(texts):
-        assert list(texts) == queries
-        return vectors
-
-    try:
-        overlap = []
-        for mode in ("dense", "sparse", "hybrid"):
-            a = local.search_batch(queries, k=10, mode=mode, encode=encoded)
-            b = remote.search_batch(queries, k=10, mode=mode, encode=encoded)
-            for x, y in zip(a, b, strict=True):
-                ids_x, ids_y = [h.id for h in x.hits], [h.id for h in y.hits]
-                if mode == "dense":  # exact on both sides: the same list and scores
-                    assert ids_x == ids_y
-                    np.testing.assert_allclose([h.score for h in x.hits], [h.score for h in y.hits], atol=1e-5)
-                elif mode == "sparse":  # the same BM25 (rank ties may swap)
-                    np.testing.assert_allclose([h.score for h in x.hits], [h.score for h in y.hits], rtol=1e-5)
-                else:
-                    overlap.append(len(set(ids_x) & set(ids_y)) / max(len(ids_x), 1))
-        assert np.mean(overlap) >= 0.99, np.mean(overlap)
-    finally:
-        remote.close()
 
 
 class _Crash(Exception):

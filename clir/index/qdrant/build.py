@@ -30,8 +30,10 @@ from clir.errors import ConfigError
 from clir.index.params import BM25Params
 from clir.index.qdrant.collection import READY, read_manifest
 from clir.index.qdrant.points import (
+    COLLECTION_IDF,
     DENSE,
     SPARSE,
+    TERMS,
     check_bm25,
     document_vector,
     payload,
@@ -108,12 +110,14 @@ class QdrantWriter:
                 self.name,
                 vectors_config={DENSE: models.VectorParams(size=self.dim, distance=models.Distance.COSINE,
                                                            on_disk=True)},
-                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                # no IDF modifier: a server's is per shard; queries carry the collection's (points.py)
+                sparse_vectors_config={SPARSE: models.SparseVectorParams()},
                 on_disk_payload=True,
                 metadata={"clir_state": BUILDING, "clir_target": alias, "clir_settings_sha256": fingerprint})
             if not self.target.local:  # local mode filters without indexes (and warns about them)
                 for key in ("lang", "meta", "id"):
                     self.client.create_payload_index(self.name, key, models.PayloadSchemaType.KEYWORD)
+                self.client.create_payload_index(self.name, TERMS, models.PayloadSchemaType.INTEGER)
 
     def fresh(self, batch: Sequence[Document]) -> list[bool]:
         """Which documents of the batch still need encoding: not written by an earlier run of this build."""
@@ -155,7 +159,8 @@ class QdrantWriter:
                 self._terms.write(json.dumps([point_id(doc.id), toks]) + "\n")
                 self.total_len += len(toks)
                 if new:
-                    points.append(models.PointStruct(id=point_id(doc.id), payload=payload(doc, lang, content_hash(doc)),
+                    points.append(models.PointStruct(id=point_id(doc.id),
+                                                     payload=payload(doc, lang, content_hash(doc), toks),
                                                      vector={DENSE: next(v).tolist()}))
             self.documents += len(docs)
             self.skipped += len(docs) - len(points)
@@ -191,7 +196,7 @@ class QdrantWriter:
             "counts": {"documents": self.documents, "vocab": None},
             "languages": dict(sorted(self.langs.items())),
             "dense": {"kind": "qdrant", "metric": "cosine", "collection": self.name},
-            "sparse": {"library": "qdrant", "params": asdict(self.bm25), "avg_doc_len": avg,
+            "sparse": {"library": "qdrant", "params": asdict(self.bm25), "avg_doc_len": avg, "idf": COLLECTION_IDF,
                        "analyzer_version": ANALYZER_VERSION,
                        "analyzers": {lang: asdict(analyzer_for(lang).info()) for lang in sorted(self.langs)}},
             "files": {},

@@ -10,6 +10,7 @@ is not a request lives in `qdrant_points`; building a collection is `qdrant_buil
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import Any
@@ -22,13 +23,18 @@ from clir.errors import ConfigError, IndexFormatError
 from clir.index.manifest import Manifest
 from clir.index.params import BM25Params
 from clir.index.qdrant.points import (
+    COLLECTION_IDF,
     DENSE,
     LIGHT_PAYLOAD,
     SPARSE,
+    TERMS,
     document_vector,
+    lucene_idf,
     payload,
     point_id,
     query_vector,
+    term_counts,
+    term_filter,
     to_filter,
 )
 from clir.index.target import QdrantTarget
@@ -88,6 +94,8 @@ class QdrantView:
         self.location = store.location
         self._seen: dict[int, dict[str, Any]] = {}
         self._sparse: list[QdrantSparse] = []
+        self._n: int | None = None  # the collection's points and terms' document counts, for this search's IDF
+        self._df: dict[int, int] = {}
 
     def __len__(self) -> int:
         return len(self.store)
@@ -177,8 +185,18 @@ class QdrantView:
             scores[found] = matrix @ np.asarray(vector, dtype=np.float32)
         return scores
 
+    def idf(self, terms: Sequence[int]) -> dict[int, float]:
+        """Collection-wide IDF of `terms` (QdrantCollection.term_statistics), each counted once for this search."""
+        todo = [t for t in dict.fromkeys(terms) if t not in self._df]
+        if todo or self._n is None:
+            self._n, counted = self.store.term_statistics(todo)
+            self._df.update(counted)
+        return {t: lucene_idf(self._n, self._df[t]) for t in terms}
+
     def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> QdrantSparse:
-        matches = QdrantSparse(self, query_vector(tokens), flt)
+        collection_idf = self.manifest.raw["sparse"].get("idf") == COLLECTION_IDF
+        vector = query_vector(tokens, self.idf(list(term_counts(tokens))) if collection_idf else None)
+        matches = QdrantSparse(self, vector, flt)
         self._sparse.append(matches)
         return matches
 
@@ -223,6 +241,9 @@ class QdrantCollection:
         self.auto_compact = False  # Qdrant's optimizer merges segments itself
         # Local mode runs in this process on plain Python structures: one call at a time.
         self._local_lock = threading.Lock() if target.local else None
+        # Local mode (this process alone): BM25's statistics counted once from the points, then kept by writes.
+        self._local_counts: tuple[int, Counter[int]] | None = None
+        self._counts_lock = threading.Lock()
 
     @classmethod
     def open(cls, target: QdrantTarget, writable: bool = False) -> QdrantCollection:
@@ -285,11 +306,51 @@ class QdrantCollection:
     def documents(self, rows: Sequence[int]) -> dict[int, StoredDocument]:
         return self.view().documents(rows)
 
+    def term_statistics(self, terms: Sequence[int]) -> tuple[int, dict[int, int]]:
+        """N (the live points) and each term's df (the live points whose `terms` hold it). On a server, counted
+        by Qdrant for each call: other replicas write too, and the counts are of the documents themselves, so
+        concurrent writers need no shared counter. In local mode (one process), counted once from the points
+        and kept by this process's writes: local mode's counts scan every point."""
+        if not self.target.local:
+            with self.calls():
+                n = int(self.client.count(self.name, exact=True).count)
+                df = {t: int(self.client.count(self.name, count_filter=term_filter(t), exact=True).count)
+                      for t in terms}
+            return n, df
+        with self._counts_lock:
+            if self._local_counts is None:
+                counts: Counter[int] = Counter()
+                n, offset = 0, None
+                while True:
+                    with self.calls():
+                        found, offset = self.client.scroll(self.name, limit=1024, offset=offset, with_payload=[TERMS])
+                    n += len(found)
+                    for point in found:
+                        counts.update((point.payload or {}).get(TERMS, []))
+                    if offset is None:
+                        break
+                self._local_counts = (n, counts)
+            n, counts = self._local_counts
+            return n, {t: counts.get(t, 0) for t in terms}
+
+    def _count_writes(self, removed: Sequence[dict[str, Any]], added: Sequence[dict[str, Any]]) -> None:
+        """Local mode: the statistics after a write (the payloads of the points it replaced or deleted, and of
+        those it wrote)."""
+        with self._counts_lock:
+            if self._local_counts is None:
+                return
+            n, counts = self._local_counts
+            for p in removed:
+                counts.subtract(p.get(TERMS, []))
+            for p in added:
+                counts.update(p.get(TERMS, []))
+            self._local_counts = (n - len(removed) + len(added), +counts)
+
     def _points(self, doc_ids: Sequence[str], full: bool = False) -> dict[str, dict[str, Any]]:
         """The stored payloads of these ids, by id (a point whose id hash another id shares is not it)."""
         with self.calls():
             points = self.client.retrieve(self.name, ids=[point_id(i) for i in doc_ids],
-                                          with_payload=True if full else ["id"])
+                                          with_payload=True if full else ["id", TERMS])
         return {p.payload["id"]: {**p.payload, "_row": int(p.id)} for p in points if p.payload}
 
     def document(self, doc_id: str) -> StoredDocument | None:
@@ -312,7 +373,7 @@ class QdrantCollection:
         ids = [p.doc.id for p in docs]
         check_batch_ids(ids)
         with self.calls():
-            existing = self.client.retrieve(self.name, ids=[point_id(i) for i in ids], with_payload=["id"])
+            existing = self.client.retrieve(self.name, ids=[point_id(i) for i in ids], with_payload=["id", TERMS])
         held = {int(p.id): (p.payload or {}).get("id") for p in existing}
         for doc_id in ids:
             other = held.get(point_id(doc_id))
@@ -320,21 +381,25 @@ class QdrantCollection:
                 raise ConfigError(f"document ids {doc_id!r} and {other!r} share one Qdrant point id; rename one")
         params = BM25Params(**self.manifest.sparse_params)
         avg = float(self.manifest.raw["sparse"]["avg_doc_len"])
-        points = [models.PointStruct(id=point_id(p.doc.id), payload=payload(p.doc, p.lang, content_hash(p.doc)),
+        points = [models.PointStruct(id=point_id(p.doc.id),
+                                     payload=payload(p.doc, p.lang, content_hash(p.doc), p.tokens),
                                      vector={DENSE: np.asarray(p.vector, dtype=np.float32).tolist(),
                                              SPARSE: document_vector(p.tokens, params, avg)}) for p in docs]
         with self.calls():
             self.client.upsert(self.name, points=points, wait=True)
+        self._count_writes([p.payload or {} for p in existing], [p.payload or {} for p in points])
         return ["updated" if point_id(i) in held else "created" for i in ids]
 
     def delete(self, doc_ids: Sequence[str]) -> list[str]:
         """Delete the given ids that exist; returns them."""
         self._check_writable()
-        found = [i for i in dict.fromkeys(doc_ids) if i in self._points(list(dict.fromkeys(doc_ids)))]
+        stored = self._points(list(dict.fromkeys(doc_ids)))
+        found = [i for i in dict.fromkeys(doc_ids) if i in stored]
         if found:
             with self.calls():
                 self.client.delete(self.name, points_selector=models.PointIdsList(points=[point_id(i) for i in found]),
                                    wait=True)
+            self._count_writes([stored[i] for i in found], [])
         return found
 
     def compact(self, show_progress: bool = False) -> dict[str, Any]:

@@ -4,9 +4,13 @@
   agrees on it without a shared counter; the search core uses it as the row. Two ids sharing one
   (about 1 in 2,000 for a 100M collection) are refused when the second is written.
 - Sparse vector: one dimension per analysed token (a 32-bit hash of it). A document stores BM25's term
-  frequency part, tf / (tf + k1 (1 - b + b dl / avgdl)), with the average length recorded at build time;
-  Qdrant's IDF modifier multiplies each query term by ln(1 + (N - df + 0.5) / (df + 0.5)) from the live
-  collection: together the embedded index's Lucene BM25 (docs/scale.md says what differs after writes).
+  frequency part, tf / (tf + k1 (1 - b + b dl / avgdl)), with the average length recorded at build time.
+  The query carries each term's weight, query count × ln(1 + (N - df + 0.5) / (df + 0.5)), from statistics of
+  the whole collection: N = its points, df = its points whose `terms` payload (the document's term ids, an
+  integer payload index) holds the term, both counted by Qdrant over live points. Every shard then scores with
+  the same statistics, deletions count at once, and replicas writing concurrently need no shared counter: the
+  statistics are counts of the documents themselves (docs/scale.md). Collections built before kept Qdrant's
+  IDF modifier, computed per shard.
 - Metadata filters: each scalar metadata value is also stored as a keyword `["key", value]`, numbers by
   value (1, 1.0 and true match, as in the embedded store), so any key (dots, quotes, accents) matches
   exactly with one keyword condition.
@@ -29,6 +33,9 @@ from clir.records import Document, Filter
 
 DENSE = "dense"
 SPARSE = "bm25"
+TERMS = "terms"  # a document's distinct term ids: df is a count over them
+# the manifest's sparse entry for collections whose queries carry collection-wide IDF
+COLLECTION_IDF = "collection"
 # what a search reads of each candidate (the rest, text and metadata, only for the hits rendered)
 LIGHT_PAYLOAD = ["id", "lang", "title"]
 
@@ -60,9 +67,9 @@ def metadata_terms(metadata: dict[str, Any]) -> list[str]:
     return terms
 
 
-def payload(doc: Document, lang: str | None, digest: str) -> dict[str, Any]:
+def payload(doc: Document, lang: str | None, digest: str, tokens: Sequence[str]) -> dict[str, Any]:
     return {"id": doc.id, "lang": lang or "", "title": doc.title, "text": doc.text, "metadata": doc.metadata,
-            "meta": metadata_terms(doc.metadata), "sha": digest}
+            "meta": metadata_terms(doc.metadata), "sha": digest, TERMS: sorted(term_counts(tokens))}
 
 
 def to_filter(flt: Filter | None, ids: Sequence[int] | None = None) -> models.Filter | None:
@@ -81,10 +88,21 @@ def term_counts(tokens: Sequence[str]) -> Counter[int]:
     return Counter(term_id(t) for t in tokens)
 
 
-def query_vector(tokens: Sequence[str]) -> models.SparseVector:
-    """A query token repeated counts each time, as in the embedded BM25."""
+def query_vector(tokens: Sequence[str], idf: dict[int, float] | None = None) -> models.SparseVector:
+    """A query token repeated counts each time, as in the embedded BM25; with `idf` (term id -> weight), each
+    term weighted by it."""
     counts = term_counts(tokens)
-    return models.SparseVector(indices=list(counts), values=[float(c) for c in counts.values()])
+    return models.SparseVector(indices=list(counts),
+                               values=[float(c) * (idf[t] if idf is not None else 1.0) for t, c in counts.items()])
+
+
+def lucene_idf(n: int, df: int) -> float:
+    """bm25s's (and Qdrant's IDF modifier's) Lucene idf, in float32 as the embedded index stores it."""
+    return float(np.float32(np.log1p((n - df + 0.5) / (df + 0.5))))
+
+
+def term_filter(term: int) -> models.Filter:
+    return models.Filter(must=[models.FieldCondition(key=TERMS, match=models.MatchValue(value=term))])
 
 
 def document_vector(tokens: Sequence[str], params: BM25Params, avg_doc_len: float) -> models.SparseVector:
