@@ -181,9 +181,11 @@ def main() -> None:
     def evaluate(point: dict[str, float]) -> dict[str, Any]:
         res: dict[str, Any] = {}
         for q, p in xquad.items():
-            s = fused(p, shifted(p, int(point["m"]), int(point["skip"]), point["shrink"], int(point["quota"]),
-                                 point["own"], point["down"]), point["power"], point["same"])
+            dense = shifted(p, int(point["m"]), int(point["skip"]), point["shrink"], int(point["quota"]),
+                            point["own"], point["down"])
+            s = fused(p, dense, point["power"], point["same"])
             res[q] = (ndcg10(s, p.rel), rr10(s, p.rel))
+            res[f"{q}-dense"] = (ndcg10(dense, p.rel), rr10(dense, p.rel))  # balanced dense at this point
         t = fused(tatoeba, shifted(tatoeba, int(point["m"]), int(point["skip"]), point["shrink"],
                                    int(point["quota"]), point["own"], point["down"]), point["power"], point["same"])
         res["tatoeba"] = rr10(t, tatoeba.rel)
@@ -199,7 +201,7 @@ def main() -> None:
     plain_t_all = rr10(tatoeba.cos, tatoeba.rel)
     print(f"Tatoeba pool plain dense RR@10 {plain_t_all:.4f}; old default {old['tatoeba']:.4f}")
     grid: dict[str, list[float]] = {"m": [5, 10, 20], "down": [0.25, 0.4, 0.5, 1.0], "power": [2.0, 4.0, 8.0],
-                                    "same": [0.05, 0.08, 0.12]}
+                                    "same": [0.0, 0.02, 0.05, 0.08, 0.12]}
     rows = []
     for values in itertools.product(*grid.values()):
         point = {**FIXED, **dict(zip(grid, values, strict=True))}
@@ -207,15 +209,17 @@ def main() -> None:
         tatoeba_langs = res["tatoeba_langs"]
         assert isinstance(tatoeba_langs, dict)
         worst = min(tatoeba_langs[x] - plain_t[x] for x in plain_t)
-        ok_pool = all(res[q][0] >= balanced[q][0] and res[q][1] >= old[q][1] for q in TUNE_Q)
+        # the bar is balanced dense under the same shift (comparing with the old balance's was a mistake:
+        # docs/fusion.md)
+        ok_pool = all(res[q][0] >= res[f"{q}-dense"][0] and res[q][1] >= old[q][1] for q in TUNE_Q)
         ok_tat = res["tatoeba"] >= plain_t_all and worst >= -0.05
         # the smallest margin over balanced dense among the tuning languages: the objective generalises
         # better than their mean (the other question languages are never looked at here)
-        tune_ndcg = float(min(res[q][0] - balanced[q][0] for q in TUNE_Q))
+        tune_ndcg = float(min(res[q][0] - res[f"{q}-dense"][0] for q in TUNE_Q))
         rows.append((ok_pool and ok_tat, tune_ndcg, point, res, worst))
     rows.sort(key=lambda r: (not r[0], -r[1]))
     for ok, tune_ndcg, point, res, worst in rows[:12]:
-        detail = " ".join(f"{q} {res[q][0] - balanced[q][0]:+.3f}/{res[q][1] - old[q][1]:+.3f}"
+        detail = " ".join(f"{q} {res[q][0] - res[q + '-dense'][0]:+.3f}/{res[q][1] - old[q][1]:+.3f}"
                           for q in TUNE_Q)
         print(f"{'ok ' if ok else '-- '} min nDCG margin {tune_ndcg:+.4f} tatoeba {res['tatoeba']:.4f} worst-lang "
               f"{worst:+.4f} [{detail}] {point}")
