@@ -86,7 +86,7 @@ class Index:
             docs = list(as_documents(corpus))
             build_index(docs, out, config, encoder=model, total=len(docs))
             return cls.open(out, encoder=model)
-        return cls.open(out)
+        return cls.open(out, encoder=None if isinstance(encoder, str) else encoder)
 
     @staticmethod
     def up_to_date(target: Target, config: BuildConfig, corpus_info: dict[str, Any]) -> bool:

@@ -4,12 +4,11 @@ real default encoder, FAISS and BM25. Tests use only fixtures inside the reposit
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from clir import Index
 from clir.corpus.readers import read_corpus
 from clir.encoders.cache import CachedEncoder
 from clir.encoders.models import Encoder, load_encoder
@@ -118,9 +117,9 @@ def sample_encoder(sample_vectors: Path) -> Encoder:
 
 
 @pytest.fixture(scope="session")
-def sample_index(tmp_path_factory: pytest.TempPathFactory, sample_vectors: Path) -> Path:
-    """The bundled sample corpus (data/sample), indexed by `clir index` as a user would."""
+def sample_index(tmp_path_factory: pytest.TempPathFactory, sample_encoder: Encoder) -> Path:
+    """The bundled sample corpus (data/sample), indexed in process as `clir.Index.build` does (`clir index` itself
+    is run by the command-line tests)."""
     out = tmp_path_factory.mktemp("sample") / "index"
-    subprocess.run([sys.executable, "-m", "cli.main", "index", "--corpus", str(SAMPLE), "--out", str(out), "--quiet",
-                    "--embed-cache", str(sample_vectors)], check=True, capture_output=True, timeout=900)
+    Index.build(SAMPLE, out, encoder=sample_encoder).close()
     return out

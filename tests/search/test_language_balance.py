@@ -120,8 +120,8 @@ def _exact(store, vectors: np.ndarray, k: int, lang: str) -> list[np.ndarray]:
     return [np.sort(s)[::-1][:k] for s in scores]
 
 
-def test_partitions_give_each_language_its_best_rows(partitioned: Path, sample_index: Path):
-    retriever = Retriever.open(partitioned)
+def test_partitions_give_each_language_its_best_rows(partitioned: Path, sample_index: Path, sample_encoder: Encoder):
+    retriever = Retriever.open(partitioned, encoder=sample_encoder)
     entry = retriever.manifest.raw["dense"]["partitions"]
     assert {v["kind"] for v in entry["languages"].values()} == {"hnsw"} and len(entry["languages"]) == 6
     base = retriever.store.view().base
@@ -135,10 +135,10 @@ def test_partitions_give_each_language_its_best_rows(partitioned: Path, sample_i
             assert set(base.langs(per_lang[lang].rows)) == {lang}
     # the ranking of the flat index of the same corpus (one pass over all rows, no partitions), but for
     # near-ties: HNSW stores float16 vectors
-    flat = Retriever.open(sample_index)
+    flat = Retriever.open(sample_index, encoder=sample_encoder)
     assert "partitions" not in flat.manifest.raw["dense"]
-    for a, b in zip(retriever.search_batch(QUERIES, k=10, mode="dense"), flat.search_batch(QUERIES, k=10, mode="dense"),
-                    strict=True):
+    for a, b in zip(retriever.search_batch(QUERIES, k=10, mode="dense", encode=lambda _: vectors),
+                    flat.search_batch(QUERIES, k=10, mode="dense", encode=lambda _: vectors), strict=True):
         assert len({h.id for h in a.hits} & {h.id for h in b.hits}) >= 8
         assert a.hits[0].id == b.hits[0].id and a.hits[0].score == pytest.approx(b.hits[0].score, abs=1e-3)
 
