@@ -272,3 +272,33 @@ def test_an_unexpected_failure_is_a_500_with_the_one_body(mini_index: Path, monk
     with TestClient(app, raise_server_exceptions=False) as c:
         assert "RuntimeError" in assert_error(c.get("/documents/fr-cat"), 500, "internal_error")
         assert "RuntimeError" in assert_error(c.post("/search", json={"query": "cat"}), 500, "internal_error")
+
+
+@pytest.mark.multiprocess
+def test_worker_processes_get_the_settings_the_flags_made(mini_index: Path):
+    """`clir serve --workers 2`: each worker receives the settings object (the index named only by a flag, the
+    key only in the environment), not a copy rebuilt from the environment."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLIR_")} | {"CLIR_API_KEY": "k2"}
+    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--index", str(mini_index), "--port",
+                             str(port), "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            try:
+                if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        with httpx.Client(base_url=base, headers={"X-API-Key": "k2"}, timeout=30) as client:
+            for _ in range(6):  # new connections: spread over the two workers
+                r = client.post("/search", json={"query": "My bicycle was stolen at the station", "k": 1},
+                                headers={"Connection": "close"})
+                assert r.status_code == 200 and r.json()["hits"][0]["id"] == "de-bike"
+            assert client.get("/stats").json()["documents"] == 24
+        assert httpx.get(f"{base}/stats", timeout=5).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
