@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,27 +51,35 @@ def quota_recall(retriever: Retriever, vectors: np.ndarray) -> tuple[float, floa
     return float(np.mean(list(means.values()))), min(means.values())
 
 
-def in_process(retriever: Retriever, queries: list[str]) -> dict[str, list[float]]:
+def blocks(queries: list[str], variants: list[Any], block: int) -> Iterator[tuple[Any, str]]:
+    """(variant, query) in the order they are timed: the queries in blocks of `block`, every variant running a
+    block back to back, in an order that rotates from block to block (block 1: alternating query by query)."""
+    for b, start in enumerate(range(0, len(queries), block)):
+        turn = b % len(variants)
+        for variant in variants[turn:] + variants[:turn]:
+            for q in queries[start:start + block]:
+                yield variant, q
+
+
+def in_process(retriever: Retriever, queries: list[str], block: int = 1) -> dict[str, list[float]]:
     variants = {"raw encode": None, "dense, balance off": ("dense", False), "dense, balance on": ("dense", True),
                 "hybrid, balance off": ("hybrid", False), "hybrid, balance on (default)": ("hybrid", True)}
     times: dict[str, list[float]] = {name: [] for name in variants}
     for q in queries[:20]:  # warm-up
         retriever.search(q, k=10)
-    for i, q in enumerate(queries):
-        names = list(variants)
-        for name in names[i % len(names):] + names[: i % len(names)]:  # rotating order
-            time.sleep(IDLE_GAP_S)
-            spec = variants[name]
-            start = time.perf_counter()
-            if spec is None:
-                retriever.encoder.encode_queries([q])
-            else:
-                retriever.search(q, k=10, mode=spec[0], language_balance=spec[1])
-            times[name].append(time.perf_counter() - start)
+    for name, q in blocks(queries, list(variants), block):
+        time.sleep(IDLE_GAP_S)
+        spec = variants[name]
+        start = time.perf_counter()
+        if spec is None:
+            retriever.encoder.encode_queries([q])
+        else:
+            retriever.search(q, k=10, mode=spec[0], language_balance=spec[1])
+        times[name].append(time.perf_counter() - start)
     return times
 
 
-def over_http(index: Path, queries: list[str]) -> dict[str, list[float]]:
+def over_http(index: Path, queries: list[str], block: int = 1) -> dict[str, list[float]]:
     port = free_port()
     # no caches: each query is sent twice (balance off and on), and the second would find its vector cached
     proc = start_server(index, port, {"CLIR_VERIFY_CHECKSUMS": "false", "CLIR_QUERY_CACHE_SIZE": "0",
@@ -80,14 +89,12 @@ def over_http(index: Path, queries: list[str]) -> dict[str, list[float]]:
     try:
         for q in queries[:20]:
             client.post("/search", {"query": q, "k": 10})
-        for i, q in enumerate(queries):
-            order = [False, True] if i % 2 == 0 else [True, False]
-            for balance in order:
-                time.sleep(IDLE_GAP_S)
-                start = time.perf_counter()
-                client.post("/search", {"query": q, "k": 10, "language_balance": balance})
-                name = "POST /search, balance on (default)" if balance else "POST /search, balance off"
-                times[name].append(time.perf_counter() - start)
+        for balance, q in blocks(queries, [False, True], block):
+            time.sleep(IDLE_GAP_S)
+            start = time.perf_counter()
+            client.post("/search", {"query": q, "k": 10, "language_balance": balance})
+            name = "POST /search, balance on (default)" if balance else "POST /search, balance off"
+            times[name].append(time.perf_counter() - start)
     finally:
         client.close()
         proc.terminate()
@@ -102,6 +109,9 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("runs/dev/cache"))
     parser.add_argument("--collections", default="200k,1m,200k-2")
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--block", type=int, default=1,
+                        help="queries each variant runs back to back before the next takes its turn (1: alternate "
+                             "query by query)")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--index", type=Path, default=None,
                         help="instead: in-process timings on this index (e.g. make eval-dev's XQuAD-R pool)")
@@ -111,7 +121,7 @@ def main() -> None:
     report = {}
     if args.index:
         retriever = Retriever.open(args.index, verify=False)
-        times = in_process(retriever, queries)
+        times = in_process(retriever, queries, args.block)
         raw = times.pop("raw encode")
         for label, values in times.items():
             paired = float(np.median(np.subtract(values, raw))) * 1000
@@ -127,9 +137,9 @@ def main() -> None:
         retriever = Retriever.open(index, verify=False)
         manifest = retriever.manifest
         recall, worst = quota_recall(retriever, retriever.encoder.encode_queries(queries[:100]))
-        times = in_process(retriever, queries)
+        times = in_process(retriever, queries, args.block)
         retriever.close()
-        times |= over_http(index, queries)
+        times |= over_http(index, queries, args.block)
         print(f"\n{name}: {manifest.documents} passages, {len(manifest.languages)} languages, dense "
               f"{manifest.dense_kind}, partitions: {'yes' if manifest.raw['dense'].get('partitions') else 'no'}; "
               f"{len(queries)} queries")

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from clir.runtime import short_openmp_spin
 from clir.version import __version__
+
+short_openmp_spin()  # before anything loads libgomp (FAISS, the encoder)
 
 if TYPE_CHECKING:
     from clir.facade import Index

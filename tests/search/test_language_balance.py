@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from clir.encoders.models import Encoder, load_encoder
 from clir.index.build import BuildConfig, build_index
 from clir.index.embedded import partitions
 from clir.index.embedded.collection import Collection
+from clir.index.embedded.dense import DenseIndex, search_threads, set_search_threads
 from clir.index.params import DenseParams
 from clir.index.prepare import prepare_documents
 from clir.index.target import QdrantTarget
@@ -141,6 +143,37 @@ def test_partitions_give_each_language_its_best_rows(partitioned: Path, sample_i
                     flat.search_batch(QUERIES, k=10, mode="dense", encode=lambda _: vectors), strict=True):
         assert len({h.id for h in a.hits} & {h.id for h in b.hits}) >= 8
         assert a.hits[0].id == b.hits[0].id and a.hits[0].score == pytest.approx(b.hits[0].score, abs=1e-3)
+
+
+def test_partitions_are_shared_out_over_the_search_threads(partitioned: Path, sample_encoder: Encoder,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    retriever = Retriever.open(partitioned, encoder=sample_encoder)
+    store = retriever.store.view()
+    vectors = retriever.encoder.encode_queries(QUERIES[:20])
+    langs = retriever.balanced_languages(None)
+    seen: set[str] = set()
+    search = DenseIndex.search_mostly
+
+    def recorded(self: DenseIndex, *args: object) -> tuple[np.ndarray, np.ndarray]:
+        seen.add(threading.current_thread().name.split("_")[0])
+        return search(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DenseIndex, "search_mostly", recorded)
+    threads = search_threads()
+    try:
+        set_search_threads(1)
+        one = store.dense_search_by_lang(vectors, BALANCE_QUOTA, langs)
+        assert seen == {"MainThread"}
+        set_search_threads(2)
+        two = store.dense_search_by_lang(vectors, BALANCE_QUOTA, langs)
+    finally:
+        set_search_threads(threads)
+    assert seen == {"MainThread", "clir-partitions"}  # this thread took one share, a pool thread the other
+    for a, b in zip(one, two, strict=True):
+        assert list(a) == list(b)
+        for lang in langs:
+            np.testing.assert_array_equal(a[lang].rows, b[lang].rows)
+            np.testing.assert_array_equal(a[lang].scores, b[lang].scores)
 
 
 def test_partitions_follow_writes_deletes_and_filters(partitioned: Path, tmp_path: Path):

@@ -34,6 +34,11 @@ def set_search_threads(n: int) -> None:
     faiss.omp_set_num_threads(n)
 
 
+def search_threads() -> int:
+    """The threads a search may use in this process (set_search_threads; all cores by default)."""
+    return int(faiss.omp_get_max_threads())
+
+
 def resolve_kind(kind: str, n_vectors: int) -> str:
     if kind not in FAISS_KINDS:
         raise ConfigError(f"unknown FAISS index type {kind!r}: expected one of {', '.join(FAISS_KINDS)}")

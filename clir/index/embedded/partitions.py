@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from clir.errors import IndexFormatError
-from clir.index.embedded.dense import DenseIndex, build_faiss
+from clir.index.embedded.dense import DenseIndex, build_faiss, search_threads
 from clir.index.params import DenseParams
 from clir.records import Mask, Rows, Scores, Vectors
 
@@ -31,10 +33,11 @@ ROWS_FILE = "rows.npz"
 # Up to this many rows a language is scanned exactly: as fast as a graph search there, and exact.
 EXACT_PARTITION_ROWS = 4096
 # A partition answers top-`quota` lists (about 20), not the collection's top 100: a sparser graph (24 links)
-# and a shallower beam (efSearch 80 for the default 128) touch less memory per search. Recall@20 against an
-# exact search and the cost, by partition size, are in docs/benchmarks.md; CLIR_EF_SEARCH scales the beam.
+# and a shallower beam (efSearch 96 for the default 128: recall@20 0.95 at 62,500 rows a language, where 80
+# gave 0.94) touch less memory per search. Recall and cost by partition size, and 32 links tried, are in
+# docs/benchmarks.md; CLIR_EF_SEARCH scales the beam.
 PARTITION_HNSW_M = 24
-PARTITION_EF_SHARE = 0.625
+PARTITION_EF_SHARE = 0.75
 
 
 class Partition(NamedTuple):
@@ -131,15 +134,32 @@ class LanguagePartitions:
 
     def _partition_searches(self, queries: Vectors, k: int, langs: list[str],
                             allowed: Mask | None) -> dict[str, tuple[Rows, Scores]]:
-        """Each language's partition searched, one after the other. (Spread over two threads they took
-        as long: after the encoder has run, the graphs are out of the caches and the searches wait on
-        memory, docs/benchmarks.md.)"""
+        """Each language's partition searched, the languages shared out over the process's search threads
+        (this thread takes the first share). Each search waits on memory, the graphs being out of the caches
+        after the encoder has run, so two threads halve the step (docs/benchmarks.md)."""
+        n = min(len(langs), search_threads())
+        shares = [langs[i::n] for i in range(n)]
+        pending = [_pool(n - 1).submit(self._search_share, queries, k, share, allowed) for share in shares[1:]]
+        found = self._search_share(queries, k, shares[0], allowed)
+        for future in pending:
+            found.update(future.result())
+        return {lang: found[lang] for lang in langs}  # in the order asked: ties rank by it downstream
+
+    def _search_share(self, queries: Vectors, k: int, langs: list[str],
+                      allowed: Mask | None) -> dict[str, tuple[Rows, Scores]]:
         found = {}
         for lang in langs:
             part = self.parts[lang]
             local = None if allowed is None else allowed[part.rows]
             found[lang] = _to_rows(part.rows, *part.dense.search_mostly(queries, k, local), k)
         return found
+
+
+@cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """The threads that search partitions beside the calling one, per process (created on first use, so
+    after any fork)."""
+    return ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="clir-partitions")
 
 
 def _none(n: int, k: int) -> tuple[Rows, Scores]:
