@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     reload_interval_s: float = Field(5.0, ge=0, description="read-only servers: seconds between checks for an "
                                                            "index rebuilt (or written) by another process, "
                                                            "served once found; 0 = never")
-    threads: int = Field(0, ge=0, description="FAISS/OpenMP threads per worker; 0 = cores / workers")
+    threads: int = Field(0, ge=0, description="FAISS/OpenMP threads per worker, also the threads one search "
+                         "shares the language partitions over; 0 = cores / workers")
     max_query_chars: int = Field(2048, ge=1, description="longest accepted query")
     max_k: int = Field(MAX_K, ge=1, description="largest k a search may ask for")
     max_batch: int = Field(256, ge=1, description="most queries in one /search/batch request")
