@@ -19,8 +19,9 @@ Reported: per XQuAD-R question language nDCG@10 / RR@10, the Tatoeba pool's RR@1
 against plain dense over the 16 document languages.
 Constraints (issue 25): on every tuning question language the default's nDCG@10 >= balanced dense's and its
 RR@10 >= the previous default's; on the Tatoeba pool RR@10 >= plain dense's and no document language loses
-more than 0.05 RR@10 against plain dense. Among the feasible points: the largest smallest nDCG@10 margin over
-balanced dense on the tuning languages.
+more than 0.05 RR@10 against plain dense. Among the feasible points: the largest smallest slack over the two
+pool constraints (nDCG@10 over balanced dense and RR@10 over the previous default, on every tuning language),
+so that neither bar is met by a hair; the nDCG@10 margin breaks ties.
 """
 
 from __future__ import annotations
@@ -200,8 +201,9 @@ def main() -> None:
     plain_t = by_doc_lang(tatoeba, tatoeba.cos)
     plain_t_all = rr10(tatoeba.cos, tatoeba.rel)
     print(f"Tatoeba pool plain dense RR@10 {plain_t_all:.4f}; old default {old['tatoeba']:.4f}")
-    grid: dict[str, list[float]] = {"m": [5, 10, 20], "down": [0.25, 0.4, 0.5, 1.0], "power": [2.0, 4.0, 8.0],
-                                    "same": [0.0, 0.02, 0.05, 0.08, 0.12]}
+    grid: dict[str, list[float]] = {"m": [5, 10], "down": [0.3, 0.35, 0.4, 0.45, 0.5],
+                                    "power": [2.0, 2.25, 2.5, 2.75, 3.0, 4.0, 8.0],
+                                    "same": [0.05, 0.06, 0.07, 0.08, 0.1, 0.12]}
     rows = []
     for values in itertools.product(*grid.values()):
         point = {**FIXED, **dict(zip(grid, values, strict=True))}
@@ -213,17 +215,18 @@ def main() -> None:
         # docs/fusion.md)
         ok_pool = all(res[q][0] >= res[f"{q}-dense"][0] and res[q][1] >= old[q][1] for q in TUNE_Q)
         ok_tat = res["tatoeba"] >= plain_t_all and worst >= -0.05
-        # the smallest margin over balanced dense among the tuning languages: the objective generalises
-        # better than their mean (the other question languages are never looked at here)
+        # the smallest margins among the tuning languages: the objective generalises better than their mean
+        # (the other question languages are never looked at here)
         tune_ndcg = float(min(res[q][0] - res[f"{q}-dense"][0] for q in TUNE_Q))
-        rows.append((ok_pool and ok_tat, tune_ndcg, point, res, worst))
-    rows.sort(key=lambda r: (not r[0], -r[1]))
-    for ok, tune_ndcg, point, res, worst in rows[:12]:
+        tune_rr = float(min(res[q][1] - old[q][1] for q in TUNE_Q))
+        rows.append((ok_pool and ok_tat, min(tune_ndcg, tune_rr), tune_ndcg, point, res, worst))
+    rows.sort(key=lambda r: (not r[0], -r[1], -r[2]))
+    for ok, _, tune_ndcg, point, res, worst in rows[:12]:
         detail = " ".join(f"{q} {res[q][0] - res[q + '-dense'][0]:+.3f}/{res[q][1] - old[q][1]:+.3f}"
                           for q in TUNE_Q)
         print(f"{'ok ' if ok else '-- '} min nDCG margin {tune_ndcg:+.4f} tatoeba {res['tatoeba']:.4f} worst-lang "
               f"{worst:+.4f} [{detail}] {point}")
-    best = rows[0]
+    best = (rows[0][0], rows[0][2], rows[0][3], rows[0][4], rows[0][5])  # (feasible, margin, point, res, worst)
     print("\nchosen", best[2], "feasible" if best[0] else "NOT FEASIBLE")
     current = {"m": BALANCE_LEVEL, "down": BALANCE_DOWN, "power": FusionParams.sparse_power,
                "same": FusionParams.same_lang_weight}

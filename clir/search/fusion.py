@@ -44,8 +44,9 @@ class FusionParams:
     # auto: bonus weight (in cosine units, for a document at BM25's top score) when the document is in
     # the query's language / in another language written in the same script / in another script, and
     # the BM25 z-score range over which the bonus ramps from 0 to full. Tuned on development data only
-    # (bench/tune_fusion.py, docs/fusion.md).
-    same_lang_weight: float = 0.08
+    # (bench/tune_fusion.py; the same-language weight re-tuned under language balance, bench/tune_balance.py;
+    # docs/fusion.md).
+    same_lang_weight: float = 0.07
     same_script_weight: float = 0.02
     other_script_weight: float = 0.01
     confidence_lo: float = 0.0

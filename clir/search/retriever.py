@@ -37,7 +37,7 @@ Encode = Callable[[Sequence[str]], Vectors]
 # Tuned on the development data only (bench/tune_balance.py).
 BALANCE_QUOTA = 20
 BALANCE_LEVEL = 5
-BALANCE_DOWN = 0.4
+BALANCE_DOWN = 0.35
 
 
 def _ms(start: float) -> float:
