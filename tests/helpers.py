@@ -37,3 +37,11 @@ def serve(index, port: int, *flags: str, env: dict | None = None) -> subprocess.
     """`clir serve` in a subprocess on loopback, returned once /health answers (checksums skipped)."""
     return start_server(index, port, {"CLIR_VERIFY_CHECKSUMS": "false", **(env or {})}, flags=flags, ready="/health",
                         timeout=120)
+
+
+def post_search_scope(*headers: tuple[bytes, bytes]) -> dict:
+    """The ASGI scope of a `POST /search` from loopback with these headers, for driving the app directly."""
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": "/search", "raw_path": b"/search", "root_path": "", "query_string": b"",
+            "headers": [(b"content-type", b"application/json"), *headers],
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}

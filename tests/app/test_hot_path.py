@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 import app.hot
 from app.main import create_app
 from clir.settings import Settings
-from tests.helpers import assert_error
+from tests.helpers import assert_error, post_search_scope
 
 BAD_BODIES = [
     ({"query": "   "}, "query"),
@@ -101,10 +101,7 @@ def _post_in_chunks(asgi_app, chunks: list[bytes]) -> tuple[int, dict]:
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": "/search", "raw_path": b"/search", "root_path": "", "query_string": b"",
-             "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+    scope = post_search_scope((b"transfer-encoding", b"chunked"))
     asyncio.run(asgi_app(scope, receive, send))
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return sent[0]["status"], json.loads(body)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from clir.settings import Settings
-from tests.helpers import assert_error
+from tests.helpers import assert_error, post_search_scope
 
 
 def _search(client: TestClient, body: dict) -> dict:
@@ -128,10 +128,7 @@ def test_a_client_holding_half_a_body_gets_408(index: Path):
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-             "scheme": "http", "path": "/search", "raw_path": b"/search", "root_path": "", "query_string": b"",
-             "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+    scope = post_search_scope((b"content-length", b"100"))
     start = time.monotonic()
     asyncio.run(app(scope, receive, send))
     assert time.monotonic() - start < 5
