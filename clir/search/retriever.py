@@ -47,7 +47,16 @@ def _ms(start: float) -> float:
 def language_shifts(best: dict[str, Scores], query_lang: str | None) -> dict[str, float]:
     """Each language's shift, from its best cosines (descending): toward the mean level of the languages other
     than the query's (of all of them when the query's language holds none)."""
-    levels = {lang: float(scores[:BALANCE_LEVEL].mean()) for lang, scores in best.items()}
+    dtype = np.result_type(np.float32, *best.values())
+    head = np.zeros((len(best), BALANCE_LEVEL), dtype=dtype)
+    counts = np.empty(len(best), dtype=dtype)
+    for i, scores in enumerate(best.values()):
+        top = scores[:BALANCE_LEVEL]
+        head[i, : len(top)] = top
+        counts[i] = len(top)
+    # one reduction for all languages: the same bits as a numpy mean per language (a test holds it to that; ties
+    # rank by these numbers), which cost more than the rest of the step (docs/benchmarks.md)
+    levels = dict(zip(best, (head.sum(axis=1) / counts).tolist(), strict=True))
     others = [level for lang, level in levels.items() if lang != query_lang] or list(levels.values())
     centre = float(np.mean(others)) if others else 0.0
     return {lang: (centre - level) * (BALANCE_DOWN if level > centre and lang != query_lang else 1.0)

@@ -57,6 +57,18 @@ def test_reconstruct_returns_stored_vectors():
     np.testing.assert_allclose(DenseIndex(index, "flat").reconstruct(np.array([3, 7])), vectors[[3, 7]])
 
 
+def test_a_flat_index_scores_every_row_and_the_others_decline():
+    vectors, queries, _ = _fixture_vectors(n=300)
+    flat, _ = build_faiss(vectors, DenseParams(kind="flat"))
+    scores = DenseIndex(flat, "flat").scores_of_all(queries[:3])
+    assert scores is not None and scores.shape == (3, 300) and scores.dtype == np.float32
+    np.testing.assert_allclose(scores, queries[:3] @ vectors.T, atol=1e-5)
+    rows, top = DenseIndex(flat, "flat").search(queries[:3], 5)  # the same numbers the search ranks by
+    np.testing.assert_array_equal(np.take_along_axis(scores, rows, 1), top)
+    hnsw, _ = build_faiss(vectors, DenseParams(kind="hnsw"))
+    assert DenseIndex(hnsw, "hnsw").scores_of_all(queries[:3]) is None
+
+
 @pytest.mark.parametrize("storage", ["fp16", "float32"])
 def test_hnsw_reconstructs_the_vectors_it_searched(storage, tmp_path):
     vectors, queries, _ = _fixture_vectors(n=400)

@@ -50,6 +50,25 @@ def test_on_one_language_the_ranking_is_unchanged(french_only: Path):
             assert [(h.id, h.score) for h in a.hits] == [(h.id, h.score) for h in b.hits]
 
 
+def test_the_levels_are_numpys_means_to_the_bit():
+    """The levels of all languages are computed together; each must equal numpy's mean of that language's best
+    BALANCE_LEVEL scores exactly (ties downstream rank by these numbers), for float32 and float64 scores, any
+    number of rows."""
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        dtype = np.float32 if trial % 2 else np.float64
+        best = {f"l{i}": np.sort(rng.normal(0.3, 0.2, rng.integers(1, 25)).astype(dtype))[::-1].copy()
+                for i in range(rng.integers(1, 17))}
+        query_lang = str(rng.choice([*best, "none"]))
+        levels = {lang: float(scores[:BALANCE_LEVEL].mean()) for lang, scores in best.items()}
+        others = [level for lang, level in levels.items() if lang != query_lang] or list(levels.values())
+        centre = float(np.mean(others))
+        expected = {lang: (centre - level) * (BALANCE_DOWN if level > centre and lang != query_lang else 1.0)
+                    for lang, level in levels.items()}
+        assert language_shifts(best, query_lang) == expected
+    assert language_shifts({}, "en") == {}
+
+
 def test_each_language_is_shifted_toward_the_others_level(sample_index: Path):
     """A language's level is the mean of its best BALANCE_LEVEL cosines; the query's own language and the
     languages below the others' mean level move to it, those above it move BALANCE_DOWN of the way."""

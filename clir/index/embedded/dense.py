@@ -204,11 +204,6 @@ class DenseIndex:
                 return np.where(np.take_along_axis(live, order, 1), rows, -1), scores
         return self.search(queries, k, allowed)
 
-    @property
-    def stored_vectors(self) -> np.ndarray | None:
-        """The stored vectors as a zero-copy (n, d) array (float32 for flat, float16 for fp16 HNSW), else None."""
-        return self._vectors
-
     def _scan(self, queries: np.ndarray, k: int, selector: faiss.IDSelector) -> tuple[np.ndarray, np.ndarray]:
         """Exhaustive filtered search: every allowed row is scored (with its stored vector; over all IVF
         cells for ivfpq)."""
@@ -217,6 +212,19 @@ class DenseIndex:
             self._params(selector, exhaustive=True)
         found: tuple[np.ndarray, np.ndarray] = index.search(queries, k, params=params)
         return found
+
+    def scores_of_all(self, queries: np.ndarray) -> np.ndarray | None:
+        """Every row's inner product with each query (queries x rows), for a flat index (else None): FAISS's
+        vector kernel, one query at a time (the numbers its flat search ranks by), reads the vectors faster than
+        numpy's product right after an encode has flushed the caches (docs/benchmarks.md)."""
+        if self.kind != "flat" or self._vectors is None:
+            return None
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        out = np.empty((len(queries), self.n_vectors), dtype=np.float32)
+        for query, row in zip(queries, out, strict=True):
+            faiss.fvec_inner_products_ny(faiss.swig_ptr(row), faiss.swig_ptr(query), faiss.swig_ptr(self._vectors),
+                                         self.dim, self.n_vectors)
+        return out
 
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
         """Stored vectors as float32 (exact for flat and float32 HNSW, the fp16 values HNSW searched for

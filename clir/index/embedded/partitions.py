@@ -114,15 +114,12 @@ class LanguagePartitions:
         parted = [lang for lang in langs if lang in self.parts]
         if parted:
             out.update(self._partition_searches(queries, k, parted, allowed))
-        one_pass: Scores | None = None
-        for lang in langs:
-            if lang in out:
-                continue
+        rest = [lang for lang in langs if lang not in out]
+        one_pass = dense.scores_of_all(queries) if rest else None  # a flat index: every row scored once
+        for lang in rest:
             rows = self.groups.get(lang, np.zeros(0, dtype=np.int64))
             local = None if allowed is None else allowed[rows]
-            if dense.stored_vectors is not None and dense.kind == "flat":
-                if one_pass is None:  # every row scored once, for all languages
-                    one_pass = queries @ dense.stored_vectors.T
+            if one_pass is not None:
                 out[lang] = _best(one_pass[:, rows], rows, k, local)
             else:  # an index built before partitions: a filtered search per language, as then
                 mask = np.zeros(dense.n_vectors, dtype=bool)
