@@ -56,6 +56,10 @@ class IndexStore(Protocol):
         """The inner product of one query vector with the stored vectors of `rows`."""
         ...
 
+    def dense_vectors(self, rows: Rows) -> Vectors:
+        """The stored vectors of `rows` (float32; zeros for a row deleted since the search)."""
+        ...
+
     def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> SparseMatches:
         """BM25 evidence for one query's analysed tokens, restricted to `flt`."""
         ...

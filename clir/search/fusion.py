@@ -46,7 +46,7 @@ class FusionParams:
     # the BM25 z-score range over which the bonus ramps from 0 to full. Tuned on development data only
     # (bench/tune_fusion.py; the same-language weight re-tuned under language balance, bench/tune_balance.py;
     # docs/fusion.md).
-    same_lang_weight: float = 0.07
+    same_lang_weight: float = 0.08
     same_script_weight: float = 0.02
     other_script_weight: float = 0.01
     confidence_lo: float = 0.0
@@ -54,6 +54,14 @@ class FusionParams:
     # The bonus grows as (BM25 / top BM25) ** power: above 1 it goes to documents near BM25's top only,
     # which keeps moderately matching same-language documents from crowding out other languages in a pool.
     sparse_power: float = 2.0
+    # auto, under language balance: the candidates in other languages than the query's that are close to BM25's
+    # top match (cosine with it above `propagation_floor`) share in its evidence, up to `propagation_weight`
+    # (cosine units) times the BM25 confidence, growing as ((cosine - floor) / (1 - floor)) ** power: a confident
+    # lexical match in one language lifts its translations in the others, instead of pushing them down. Tuned on
+    # development data only (bench/tune_balance.py; docs/fusion.md).
+    propagation_weight: float = 0.01
+    propagation_floor: float = 0.8
+    propagation_power: float = 1.0
 
     def __post_init__(self) -> None:
         if self.method not in FUSION_METHODS:
@@ -64,11 +72,15 @@ class FusionParams:
         if self.rrf_k < 0:
             raise ConfigError("rrf_k must be >= 0")
         weights = (self.dense_weight, self.sparse_weight, self.same_lang_weight, self.same_script_weight,
-                   self.other_script_weight)
+                   self.other_script_weight, self.propagation_weight)
         if not all(math.isfinite(w) and 0 <= w <= MAX_WEIGHT for w in weights):
             raise ConfigError(f"fusion weights must be finite, within [0, {MAX_WEIGHT:g}]")
         if self.confidence_hi <= self.confidence_lo:
             raise ConfigError("confidence_hi must exceed confidence_lo")
+        if not -1.0 <= self.propagation_floor < 1.0:
+            raise ConfigError("propagation_floor must be a cosine in [-1, 1)")
+        if not (math.isfinite(self.propagation_power) and self.propagation_power > 0):
+            raise ConfigError("propagation_power must be finite and above 0")
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,7 @@ class Candidates:
     dense_rank: np.ndarray  # 1-based rank in the dense top list, 0 if absent
     sparse_rank: np.ndarray
     sparse_top: np.ndarray  # the sparse top list's scores, padded with zeros to the list depth
+    match: int = -1  # the position of BM25's top row (-1: BM25 matched nothing)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -135,8 +148,26 @@ def auto_scores(dense: NDArray[Any], sparse_share: NDArray[Any], kinship: Kinshi
     return fused
 
 
-def fuse(c: Candidates, params: FusionParams, kinship: Kinship) -> NDArray[np.float64]:
-    """Fused score of every candidate row (higher is better)."""
+def propagation(match: NDArray[Any], kinship: Kinship, confidence: Any, params: FusionParams) -> NDArray[np.float64]:
+    """The lift from BM25's top match: confidence * weight * ((cosine with it - floor) / (1 - floor)) ** power, for
+    the documents not in the query's language (elementwise, as `auto_scores`; bench/tune_balance.py tunes with it)."""
+    # ufuncs rather than np.clip: this runs on every balanced query, and np.clip's wrapper costs more than the work
+    near = np.minimum(np.maximum((match.astype(np.float64) - params.propagation_floor)
+                                 / (1.0 - params.propagation_floor), 0.0), 1.0)
+    lift: NDArray[np.float64] = (confidence * params.propagation_weight) * near ** params.propagation_power
+    lift[kinship == SAME_LANGUAGE] = 0.0
+    return lift
+
+
+def auto_confidence(c: Candidates, params: FusionParams) -> float:
+    """The `auto` fusion's confidence in BM25's evidence for these candidates (`sparse_confidence`)."""
+    return sparse_confidence(c.sparse_top, params.confidence_lo, params.confidence_hi)
+
+
+def fuse(c: Candidates, params: FusionParams, kinship: Kinship, confidence: float | None = None
+         ) -> NDArray[np.float64]:
+    """Fused score of every candidate row (higher is better); `auto` takes its confidence when given (the caller
+    computed it already)."""
     if params.method == "rrf":
         k = params.rrf_k
         dense = np.where(c.dense_rank > 0, params.dense_weight / (k + c.dense_rank), 0.0)
@@ -145,7 +176,8 @@ def fuse(c: Candidates, params: FusionParams, kinship: Kinship) -> NDArray[np.fl
     if params.method == "linear":
         return (params.dense_weight * _normalise(c.dense, params.normalization)
                 + params.sparse_weight * _normalise(c.sparse, params.normalization))
-    confidence = sparse_confidence(c.sparse_top, params.confidence_lo, params.confidence_hi)
+    if confidence is None:
+        confidence = auto_confidence(c, params)
     if confidence == 0.0:
         return c.dense.astype(np.float64)
     return auto_scores(c.dense, c.sparse / float(c.sparse_top[0]), kinship, confidence, params)

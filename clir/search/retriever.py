@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from clir.encoders.models import Encoder, canonical_name, load_encoder
 from clir.errors import ConfigError
@@ -20,7 +22,17 @@ from clir.index.store import IndexStore, SparseMatches
 from clir.index.target import QdrantTarget
 from clir.records import Component, Filter, Hit, Ranked, Scores, SearchResult, Vectors
 from clir.runtime import single_threaded_numpy_blas
-from clir.search.fusion import OTHER_SCRIPT, SAME_LANGUAGE, SAME_SCRIPT, Candidates, FusionParams, Kinship, fuse
+from clir.search.fusion import (
+    OTHER_SCRIPT,
+    SAME_LANGUAGE,
+    SAME_SCRIPT,
+    Candidates,
+    FusionParams,
+    Kinship,
+    auto_confidence,
+    fuse,
+    propagation,
+)
 from clir.search.options import DEFAULT_DEPTH, DEFAULT_K, MODES
 from clir.search.snippets import SENTENCE_BUDGET, Snippet, snippets
 from clir.text.analyzers import analyzer_for
@@ -61,6 +73,32 @@ def language_shifts(best: dict[str, Scores], query_lang: str | None) -> dict[str
     centre = float(np.mean(others)) if others else 0.0
     return {lang: (centre - level) * (BALANCE_DOWN if level > centre and lang != query_lang else 1.0)
             for lang, level in levels.items()}
+
+
+@lru_cache(maxsize=4096)
+def _kinship(lang: str | None, doc_lang: str) -> int:
+    """A document language's kinship with a query language (None: unknown)."""
+    if lang is not None and doc_lang == lang:
+        return SAME_LANGUAGE
+    script = script_of(lang)
+    return SAME_SCRIPT if script is not None and script_of(doc_lang) == script else OTHER_SCRIPT
+
+
+def propagated(store: IndexStore, c: Candidates, scores: NDArray[np.float64], kinship: Kinship, confidence: float,
+               n: int, params: FusionParams) -> NDArray[np.float64]:
+    """`auto` fusion under language balance: the candidates in other languages close to BM25's top match lifted
+    (clir.search.fusion.propagation). Only those the largest lift could bring into the first `n` are compared with
+    the match (one read of their stored vectors)."""
+    if params.method != "auto" or params.propagation_weight == 0 or confidence == 0.0 or c.match < 0:
+        return scores
+    cut = np.partition(scores, len(scores) - n)[len(scores) - n] if len(scores) > n else -np.inf
+    near = np.flatnonzero((scores + confidence * params.propagation_weight >= cut) & (kinship != SAME_LANGUAGE))
+    if not len(near):
+        return scores
+    vectors = store.dense_vectors(np.concatenate([c.rows[c.match : c.match + 1], c.rows[near]]))
+    lifted: NDArray[np.float64] = scores.copy()
+    lifted[near] += propagation(vectors[1:] @ vectors[0], kinship[near], confidence, params)
+    return lifted
 
 
 class _NoMatches:
@@ -154,15 +192,10 @@ class Retriever:
         every document text in that language), another language in the same script, or another script."""
         if lang is not None and lang in self.expansion_langs:
             return np.full(len(rows), SAME_LANGUAGE, dtype=np.int8)
-        out = np.full(len(rows), OTHER_SCRIPT, dtype=np.int8)
-        langs = (store or self.store).langs(rows)
-        script = script_of(lang)
-        if script is not None:
-            for doc_lang in np.unique(langs).tolist():
-                if script_of(doc_lang) == script:
-                    out[langs == doc_lang] = SAME_SCRIPT
-        out[langs == (lang or "\0")] = SAME_LANGUAGE
-        return out
+        # the distinct languages' kinships looked up once, then spread over the rows
+        codes, inverse = np.unique((store or self.store).langs(rows), return_inverse=True)
+        table = np.array([_kinship(lang, doc_lang) for doc_lang in codes.tolist()], dtype=np.int8)
+        return table[inverse.ravel()]
 
     # -- search ---------------------------------------------------------------------------------
 
@@ -246,7 +279,7 @@ class Retriever:
             start = time.perf_counter()
             if mode == "hybrid":
                 c = self.candidates(vectors[i], dense[i], sparse[i], depth, store, shifts[i])
-                hits = self._fused_hits(store, c, langs[i], offset, k, fusion)
+                hits = self._fused_hits(store, c, langs[i], offset, k, fusion, balanced=shifts[i] is not None)
             elif mode == "dense":
                 hits = self._list_hits(store, dense[i].page(offset, k), "dense", offset)
             else:
@@ -293,13 +326,18 @@ class Retriever:
         sparse_rank[order[pos[shared]]] = np.flatnonzero(shared) + 1
         sparse_rank[len(dense):] = extra_at + 1
         sparse_of = np.concatenate([sparse_matches.of(dense.rows), sparse.scores[extra_at]])
+        match = -1 if not len(sparse) else int(order[pos[0]]) if shared[0] else len(dense)
         return Candidates(rows=rows, dense=dense_scores.astype(np.float32), sparse=sparse_of,
-                          dense_rank=dense_rank, sparse_rank=sparse_rank, sparse_top=sparse_top)
+                          dense_rank=dense_rank, sparse_rank=sparse_rank, sparse_top=sparse_top, match=match)
 
     def _fused_hits(self, store: IndexStore, c: Candidates, lang: str | None, offset: int, k: int,
-                    fusion: FusionParams) -> list[Hit]:
-        fused = Ranked.top_of(np.arange(len(c)), fuse(c, fusion, self.kinship(c.rows, lang, store)),
-                              offset + k).page(offset, k)
+                    fusion: FusionParams, balanced: bool = False) -> list[Hit]:
+        kinship = self.kinship(c.rows, lang, store)
+        confidence = auto_confidence(c, fusion) if fusion.method == "auto" else 0.0
+        scores = fuse(c, fusion, kinship, confidence)
+        if balanced:
+            scores = propagated(store, c, scores, kinship, confidence, offset + k, fusion)
+        fused = Ranked.top_of(np.arange(len(c)), scores, offset + k).page(offset, k)
         at = fused.rows
         rows = c.rows[at]
         ids, langs = store.ids(rows.tolist()), store.langs(rows).tolist()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,16 @@ from clir.index.params import DenseParams
 from clir.index.prepare import prepare_documents
 from clir.index.target import QdrantTarget
 from clir.records import Document, Filter
-from clir.search.retriever import BALANCE_DOWN, BALANCE_LEVEL, BALANCE_QUOTA, Retriever, language_shifts
+from clir.search.fusion import sparse_confidence
+from clir.search.options import DEFAULT_DEPTH
+from clir.search.retriever import (
+    BALANCE_DOWN,
+    BALANCE_LEVEL,
+    BALANCE_QUOTA,
+    DEFAULT_FUSION,
+    Retriever,
+    language_shifts,
+)
 from clir.settings import Settings
 from tests.conftest import SAMPLE
 
@@ -103,6 +113,35 @@ def _only(lang: str):
     from clir.records import Filter
 
     return Filter.make([lang])
+
+
+def test_a_confident_match_lifts_its_neighbours_in_other_languages(sample_index: Path):
+    """Under language balance the `auto` fusion lifts the candidates in other languages than the query's that are
+    close to BM25's top match, by confidence x weight x ((cosine - floor) / (1 - floor)) ** power: exactly that
+    much over the same search without the lift. A search of one language (nothing to balance) is untouched."""
+    retriever = Retriever.open(sample_index)
+    query = "The problem is I don't have time for it."  # English: the collection holds no English document
+    without = replace(DEFAULT_FUSION, propagation_weight=0.0)
+    lifted = retriever.search(query, k=20)
+    plain = {h.row: h.score for h in retriever.search(query, k=100, fusion=without).hits}
+    store = retriever.store.view()
+    matches = retriever.sparse_matches(query, lifted.query_lang, None, store)
+    bm25 = np.zeros(DEFAULT_DEPTH, dtype=np.float32)
+    bm25[: len(matches.top(DEFAULT_DEPTH))] = matches.top(DEFAULT_DEPTH).scores
+    p = DEFAULT_FUSION
+    confidence = sparse_confidence(bm25, p.confidence_lo, p.confidence_hi)
+    assert confidence > 0
+    vectors = store.dense_vectors(np.array([matches.top(1).rows[0], *[h.row for h in lifted.hits]]))
+    moved = 0
+    for hit, cosine in zip(lifted.hits, (vectors[1:] @ vectors[0]).tolist(), strict=True):
+        near = max(0.0, (cosine - p.propagation_floor) / (1 - p.propagation_floor))
+        assert hit.score == pytest.approx(plain[hit.row] + confidence * p.propagation_weight
+                                          * near ** p.propagation_power, abs=1e-6)
+        moved += near > 0
+    assert moved >= 3
+    assert [h.row for h in lifted.hits] != sorted(plain, key=lambda row: -plain[row])[:20]  # the lift reorders
+    one = retriever.search(query, k=20, filter=_only("fr"))
+    assert one.hits == retriever.search(query, k=20, filter=_only("fr"), fusion=without).hits
 
 
 def test_the_request_option(sample_index: Path):

@@ -7,7 +7,7 @@ import pytest
 
 from clir.errors import ConfigError
 from clir.records import Ranked
-from clir.search.fusion import OTHER_SCRIPT, SAME_LANGUAGE, SAME_SCRIPT, Candidates, FusionParams, fuse
+from clir.search.fusion import OTHER_SCRIPT, SAME_LANGUAGE, SAME_SCRIPT, Candidates, FusionParams, fuse, propagation
 from clir.search.retriever import Retriever
 
 
@@ -128,6 +128,21 @@ def test_auto_adds_a_kinship_weighted_bonus_only_for_distinctive_matches():
     # A flat BM25 list (every entry equal) carries no distinctive evidence: dense order is kept.
     flat = _candidates([1, 2, 3], [0.80, 0.79, 0.78], [1, 2, 3, 4, 5], [3.0] * 5)
     np.testing.assert_allclose(fuse(flat, params, np.full(10, SAME_LANGUAGE, np.int8)), flat.dense)
+
+
+def test_propagation_lifts_other_languages_near_the_match_only():
+    params = FusionParams(propagation_weight=0.04, propagation_floor=0.6, propagation_power=2.0)
+    match = np.array([1.0, 0.8, 0.6, 0.3, 1.0])
+    kinship = np.array([OTHER_SCRIPT, SAME_SCRIPT, OTHER_SCRIPT, OTHER_SCRIPT, SAME_LANGUAGE], dtype=np.int8)
+    lift = propagation(match, kinship, 0.5, params)
+    # full weight (times the confidence) at the match's own vector, a quarter halfway up from the floor, nothing at
+    # or below it, and nothing in the query's language (BM25 itself speaks for those)
+    np.testing.assert_allclose(lift, [0.02, 0.005, 0.0, 0.0, 0.0], atol=1e-12)
+    assert propagation(match, kinship, 0.0, params).tolist() == [0.0] * 5
+    for bad in ({"propagation_floor": 1.0}, {"propagation_floor": -1.5}, {"propagation_power": 0.0},
+                {"propagation_weight": -0.1}, {"propagation_power": float("nan")}):
+        with pytest.raises(ConfigError):
+            FusionParams(**bad)  # type: ignore[arg-type]
 
 
 def test_ties_are_deterministic():

@@ -136,6 +136,9 @@ class Collection:
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         return self._view.dense_scores(vector, rows)
 
+    def dense_vectors(self, rows: Rows) -> Vectors:
+        return self._view.dense_vectors(rows)
+
     def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> SparseScores:
         return self._view.sparse_search(tokens, flt)
 

@@ -183,6 +183,15 @@ class LiveView:
         out[~in_base] = self.vectors[rows[~in_base] - self.n_base] @ vector
         return out
 
+    def dense_vectors(self, rows: Rows) -> Vectors:
+        if not self.pending:
+            return self.base.dense_vectors(rows)
+        in_base = rows < self.n_base
+        out = np.empty((len(rows), self.vectors.shape[1]), dtype=np.float32)
+        out[in_base] = self.base.dense_vectors(rows[in_base])
+        out[~in_base] = self.vectors[rows[~in_base] - self.n_base]
+        return out
+
     def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> SparseScores:
         if not self.pending:
             return self.base.sparse_search(tokens, flt)

@@ -96,6 +96,9 @@ class LocalIndex:
             return np.zeros(0, dtype=np.float32)
         return (self._dense.reconstruct(rows) @ vector).astype(np.float32, copy=False)
 
+    def dense_vectors(self, rows: Rows) -> Vectors:
+        return self._dense.reconstruct(rows) if len(rows) else np.zeros((0, self._dense.dim), dtype=np.float32)
+
     def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> SparseScores:
         scores = self._sparse.query(tokens)
         allowed = self._filters.mask(flt)

@@ -116,6 +116,9 @@ class QdrantCollection:
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         return self.view().dense_scores(vector, rows)
 
+    def dense_vectors(self, rows: Rows) -> Vectors:
+        return self.view().dense_vectors(rows)
+
     def sparse_search(self, tokens: list[str], flt: Filter | None = None) -> QdrantSparse:
         return self.view().sparse_search(tokens, flt)
 

@@ -164,17 +164,28 @@ class QdrantView:
 
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         """Inner products with the stored vectors (Qdrant keeps cosine vectors normalised, as ours are)."""
+        found, matrix = self._stored_vectors(rows)
+        scores: Scores = np.full(len(rows), -1.0, dtype=np.float32)  # deleted since the search: the lowest cosine
+        if found:
+            scores[found] = matrix @ np.asarray(vector, dtype=np.float32)
+        return scores
+
+    def dense_vectors(self, rows: Rows) -> Vectors:
+        found, matrix = self._stored_vectors(rows)
+        out = np.zeros((len(rows), self.store.manifest.encoder_dim), dtype=np.float32)
+        if found:
+            out[found] = matrix
+        return out
+
+    def _stored_vectors(self, rows: Rows) -> tuple[list[int], Vectors]:
+        """The positions in `rows` of the points still stored, and their vectors, in one request."""
         if not len(rows):
-            return np.zeros(0, dtype=np.float32)
+            return [], np.zeros((0, 0), dtype=np.float32)
         with self.store.calls():
             points = self.store.client.retrieve(self.store.name, ids=[int(r) for r in rows], with_vectors=[DENSE])
         stored = {int(p.id): p.vector[DENSE] for p in points}
-        scores: Scores = np.full(len(rows), -1.0, dtype=np.float32)  # deleted since the search: the lowest cosine
         found = [i for i, r in enumerate(rows.tolist()) if int(r) in stored]
-        if found:
-            matrix = np.asarray([stored[int(rows[i])] for i in found], dtype=np.float32)
-            scores[found] = matrix @ np.asarray(vector, dtype=np.float32)
-        return scores
+        return found, np.asarray([stored[int(rows[i])] for i in found], dtype=np.float32)
 
     def idf(self, terms: Sequence[int]) -> dict[int, float]:
         """Collection-wide IDF of `terms` (QdrantCollection.term_statistics), each counted once for this search."""
