@@ -7,7 +7,8 @@ Three methods:
   the dense cosine only as a bounded bonus, weighted by the document's kinship with the query (same
   language, another language in the same script, another script), and scaled by how far BM25's best
   score stands above the rest of its top list (a distinctive match: a name, a number, a rare shared
-  term). See docs/fusion.md.
+  term). Under language balance the documents in other languages close to BM25's top match share in its
+  evidence (`propagation`, applied by the retriever). See docs/fusion.md.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ class LocalIndex:
     def dense_scores(self, vector: Vectors, rows: Rows) -> Scores:
         if len(rows) == 0:
             return np.zeros(0, dtype=np.float32)
-        return (self._dense.reconstruct(rows) @ vector).astype(np.float32, copy=False)
+        return (self.dense_vectors(rows) @ vector).astype(np.float32, copy=False)
 
     def dense_vectors(self, rows: Rows) -> Vectors:
         return self._dense.reconstruct(rows) if len(rows) else np.zeros((0, self._dense.dim), dtype=np.float32)
