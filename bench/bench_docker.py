@@ -33,6 +33,9 @@ from tests.docker.harness import (
     Docker,
     base_image,
     build_image,
+    dangling_images,
+    private_engine,
+    remove_dangling,
     start_engine,
     stop_engine,
     wait_http,
@@ -47,7 +50,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="passes over the queries")
     args = ap.parse_args()
     engine = start_engine()
+    kept = set() if private_engine(engine) else dangling_images(engine)
     try:
+        remove_dangling(engine, kept)
         base = base_image(engine)
         build_args = ["--no-cache"] if args.no_cache else []
         if build_args:
@@ -59,6 +64,7 @@ def main() -> None:
             print(f"size {image}: {engine.image_size(image) / 1e6:.0f} MB")
         measure_container(engine, args.queries, args.rounds)
     finally:
+        remove_dangling(engine, kept)
         stop_engine(engine)
 
 

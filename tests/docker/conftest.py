@@ -18,6 +18,9 @@ from tests.docker.harness import (
     DockerError,
     base_image,
     build_image,
+    dangling_images,
+    private_engine,
+    remove_dangling,
     start_engine,
     stop_engine,
 )
@@ -30,17 +33,23 @@ def _objects(docker: Docker) -> dict[str, set[str]]:
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Docker]:
-    """The engine; when the session ends, no container, volume or network the tests made is left on it, and
-    a daemon the session started is stopped."""
+    """The engine; when the session ends, no container, volume, network or dangling image the tests made is left
+    on it (on the tests' own engine, no dangling image at all), and a daemon the session started is stopped."""
     try:
         docker = start_engine()
     except DockerError as exc:
         pytest.fail(f"no Docker engine: {exc}", pytrace=False)
     before = _objects(docker)
+    # every image on the tests' own engine is theirs (an earlier run's leftovers go first, before the builds need
+    # the space); on a user's engine, the dangling images already there stay
+    kept = set() if private_engine(docker) else dangling_images(docker)
+    remove_dangling(docker, kept)
     yield docker
+    remove_dangling(docker, kept)
     left = {kind: sorted(ids - before[kind]) for kind, ids in _objects(docker).items()}
+    left["dangling image"] = sorted(dangling_images(docker) - kept)
     stop_engine(docker)
-    assert left == {"container": [], "volume": [], "network": []}
+    assert left == {"container": [], "volume": [], "network": [], "dangling image": []}
 
 
 @pytest.fixture(scope="session")
