@@ -117,10 +117,11 @@ def dangling_images(engine: Docker) -> set[str]:
 
 
 def remove_dangling(engine: Docker, keep: set[str]) -> None:
-    """Remove the dangling images not in keep (those that were there before, on an engine that is not the tests')."""
+    """Remove the dangling images not in keep (those that were there before, on an engine that is not the tests').
+    One a container still uses (a crashed run's) stays: callers check what is left."""
     gone = sorted(dangling_images(engine) - keep)
     if gone:
-        engine.docker("rmi", *gone, timeout=900)
+        engine.docker("rmi", *gone, timeout=900, check=False)
 
 
 def base_image(engine: Docker) -> str:
