@@ -33,8 +33,7 @@ from tests.docker.harness import (
     Docker,
     base_image,
     build_image,
-    dangling_images,
-    private_engine,
+    dangling_to_keep,
     remove_dangling,
     start_engine,
     stop_engine,
@@ -50,9 +49,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="passes over the queries")
     args = ap.parse_args()
     engine = start_engine()
-    kept = set() if private_engine(engine) else dangling_images(engine)
+    kept = dangling_to_keep(engine)
     try:
-        remove_dangling(engine, kept)
         base = base_image(engine)
         build_args = ["--no-cache"] if args.no_cache else []
         if build_args:

@@ -19,7 +19,7 @@ from tests.docker.harness import (
     base_image,
     build_image,
     dangling_images,
-    private_engine,
+    dangling_to_keep,
     remove_dangling,
     start_engine,
     stop_engine,
@@ -40,10 +40,7 @@ def engine() -> Iterator[Docker]:
     except DockerError as exc:
         pytest.fail(f"no Docker engine: {exc}", pytrace=False)
     before = _objects(docker)
-    # every image on the tests' own engine is theirs (an earlier run's leftovers go first, before the builds need
-    # the space); on a user's engine, the dangling images already there stay
-    kept = set() if private_engine(docker) else dangling_images(docker)
-    remove_dangling(docker, kept)
+    kept = dangling_to_keep(docker)
     yield docker
     remove_dangling(docker, kept)
     left = {kind: sorted(ids - before[kind]) for kind, ids in _objects(docker).items()}

@@ -116,6 +116,16 @@ def dangling_images(engine: Docker) -> set[str]:
     return set(engine.docker("image", "ls", "-q", "--no-trunc", "-f", "dangling=true").stdout.split())
 
 
+def dangling_to_keep(engine: Docker) -> set[str]:
+    """At the start of a run, the dangling images it must leave: on the tests' own engine none, every image there
+    being the tests' (an earlier run's are removed now, before the builds need the space); on a user's engine,
+    those already there."""
+    if not private_engine(engine):
+        return dangling_images(engine)
+    remove_dangling(engine, set())
+    return set()
+
+
 def remove_dangling(engine: Docker, keep: set[str]) -> None:
     """Remove the dangling images not in keep (those that were there before, on an engine that is not the tests').
     One a container still uses (a crashed run's) stays: callers check what is left."""
